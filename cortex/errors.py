@@ -1,0 +1,62 @@
+"""The exception hierarchy: every error a user can cause is a ``CortexError``.
+
+Each subclass is also a ``ValueError`` (or ``OSError`` for files), so callers may catch either. A
+``SpecError`` carries where the mistake is: the file, the line and the dotted key path.
+"""
+from __future__ import annotations
+
+
+class CortexError(Exception):
+    """Base of every error cortex-sim raises on purpose."""
+
+
+class SpecError(CortexError, ValueError):
+    """A region-graph specification is invalid.
+
+    Parameters
+    ----------
+    message : what is wrong and what was expected.
+    key : dotted path of the offending key, e.g. ``regions.V1.hypotheses``.
+    file, line : where it was written (line is 1-based), when known.
+    """
+
+    def __init__(self, message: str, key: str | None = None, file: str | None = None,
+                 line: int | None = None):
+        self.message, self.key, self.file, self.line = message, key, file, line
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file is not None or self.line is not None:
+            where = f" ({self.file or '<string>'}{':' + str(self.line) if self.line else ''})"
+        head = f"{self.key}: " if self.key else ""
+        return f"{head}{self.message}{where}"
+
+
+class SpecErrors(SpecError):
+    """Several spec errors found in one pass, reported together."""
+
+    def __init__(self, errors: list[SpecError]):
+        self.errors = list(errors)
+        first = self.errors[0]
+        CortexError.__init__(self, "\n".join(str(e) for e in self.errors))
+        self.message, self.key, self.file, self.line = first.message, first.key, first.file, first.line
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+class BackendError(CortexError, ValueError):
+    """The requested array backend cannot be used (e.g. CuPy asked for but absent)."""
+
+
+class ResourceError(CortexError, ValueError):
+    """A model would need more memory than the machine has; raised before allocating."""
+
+
+class CheckpointError(CortexError, ValueError):
+    """A checkpoint is missing, corrupt, or does not match the spec it is loaded with."""
+
+
+class StimulusError(CortexError, ValueError):
+    """Stimuli given to a model do not match its inputs (name, shape, values)."""
