@@ -1,0 +1,78 @@
+"""Checkpoints: weights + the validated spec + versions in one ``.npz``, written atomically, read without pickle."""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .atomic import atomic_write
+from .errors import CheckpointError, SpecError
+from .spec import NetworkSpec, spec_from_dict
+
+FORMAT = 1
+
+
+def save_checkpoint(model, path: str | os.PathLike) -> Path:
+    """Write ``model`` to ``path`` (exactly that name); an existing file is replaced only once the new one is complete."""
+    arrays = {}
+    rng = {}
+    for name, region in model.regions.items():
+        for key, value in region.weights.items():
+            arrays[f"{name}/{key}"] = model.backend.to_numpy(value)
+        rng[name] = region.rng.generator.bit_generator.state
+    meta = {"format": FORMAT, "cortex": __version__, "numpy": np.__version__, "backend": model.backend.name,
+            "spec": model.spec.to_dict(), "rng": rng}
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    path = Path(path)
+    with atomic_write(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, spec: NetworkSpec | None = None, backend: str | None = None):
+    """Rebuild the model saved at ``path``. With ``spec``, refuse a checkpoint made from a different spec."""
+    from .model import Model
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["__meta__"]).decode())
+            arrays = {k: data[k] for k in data.files if k != "__meta__"}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: not a cortex checkpoint or corrupt ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, this cortex-sim reads format {FORMAT}")
+    try:
+        saved = spec_from_dict(meta["spec"], file=f"{path}:spec")
+    except SpecError as exc:
+        raise CheckpointError(f"{path}: the spec stored in the checkpoint is invalid here: {exc}") from None
+    if spec is not None and spec.to_dict() != saved.to_dict():
+        diff = _differences(saved.to_dict(), spec.to_dict())
+        raise CheckpointError(f"{path}: the checkpoint was made from a different spec; differing keys: {', '.join(diff[:10])}")
+    model = Model(saved, backend=backend)
+    for name, region in model.regions.items():
+        mine = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.split("/", 1)[0] == name}
+        if set(mine) != set(region.weights):
+            raise CheckpointError(f"{path}: region {name!r} has arrays {sorted(mine)}, expected {sorted(region.weights)}")
+        try:
+            region.load_weights(mine)
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
+        if name in meta.get("rng", {}):
+            region.rng.generator.bit_generator.state = meta["rng"][name]
+    return model
+
+
+def _differences(a, b, prefix="") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b), key=str):
+            out += _differences(a.get(k), b.get(k), f"{prefix}{'.' if prefix else ''}{k}")
+        return out
+    return [] if a == b else [prefix or "<root>"]

@@ -1,0 +1,250 @@
+"""Region-graph specifications: YAML text -> validated, typed, frozen spec objects.
+
+Validation happens once, before anything is built. Parameters are declared with pydantic (per region
+kind and per experiment kind); cross-references are checked here. Every error names the file, the
+line and the dotted key, and says what was expected.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from .errors import SpecError, SpecErrors
+from .region import RegionParams, Strict
+from .yaml_source import YamlDocument, dotted, load_yaml
+
+
+class InputSpec(Strict):
+    """A sensor array fed by the user; flattened to ``prod(shape)`` values per stimulus."""
+
+    shape: tuple[int, ...] = Field(..., min_length=1, max_length=4)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+class ConnectionSpec(Strict):
+    """A long-range edge: ``role: input`` means ``to`` explains ``from``; ``context`` means ``from`` is a prior for ``to``."""
+
+    source: str = Field(..., alias="from")
+    target: str = Field(..., alias="to")
+    role: Literal["input", "context"] = "context"
+    delay: int = Field(0, ge=0, le=1000)
+    precision: float = Field(1.0, ge=0)
+
+
+class SettleSpec(Strict):
+    """Settling: at most ``steps`` steps, stopping early when the relative energy change per step < ``tol``."""
+
+    steps: int = Field(100, ge=1, le=1_000_000)
+    rate: float = Field(0.5, gt=0, le=1)
+    tol: float = Field(1e-4, ge=0)
+    check_every: int = Field(10, ge=1)
+
+
+class NetworkSpec(Strict):
+    """A whole region graph, as the user wrote it (regions and experiment typed by their kinds)."""
+
+    name: str = Field(..., min_length=1)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    backend: Literal["numpy", "cupy", "auto", "array_api_strict"] = "numpy"
+    dtype: Literal["float32", "float64"] = "float32"
+    inputs: dict[str, InputSpec] = Field(..., min_length=1)
+    regions: dict[str, Any] = Field(..., min_length=1)
+    connections: list[ConnectionSpec] = []
+    settle: SettleSpec = SettleSpec()
+    experiment: Any = None
+
+    def sources(self, region: str, role: str) -> list[ConnectionSpec]:
+        """The edges into ``region`` with ``role``, region ``inputs`` first, in the order written."""
+        return [c for c in self.edges() if c.target == region and c.role == role]
+
+    def edges(self) -> list[ConnectionSpec]:
+        """All edges: each region's ``inputs`` list (role input, delay 0) followed by ``connections``."""
+        implicit = [ConnectionSpec(source=s, target=r, role="input") for r, p in self.regions.items() for s in p.inputs]
+        return implicit + list(self.connections)
+
+    def size_of(self, node: str) -> int:
+        return self.inputs[node].size if node in self.inputs else self.regions[node].hypotheses
+
+    def to_dict(self) -> dict:
+        """Plain data that :func:`spec_from_dict` turns back into an equal spec."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def _describe(err: dict) -> str:
+    kind, msg, got = err["type"], err["msg"], err.get("input")
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    text = msg[0].lower() + msg[1:]
+    if not isinstance(got, (dict, list)):
+        text += f", got {got!r}"
+    return text
+
+
+def _convert(exc: ValidationError, prefix: tuple, model, doc: YamlDocument) -> list[SpecError]:
+    """pydantic errors -> SpecErrors with key path, line, and a did-you-mean for unknown keys."""
+    out = []
+    for err in exc.errors():
+        loc = prefix + tuple(err["loc"])
+        message = _describe(err)
+        if err["type"] == "extra_forbidden":
+            known = _known_keys(model, loc[len(prefix):-1])
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            message = f"unknown key {loc[-1]!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+            message += f" (known keys: {', '.join(known)})"
+        out.append(SpecError(message, key=dotted(loc), file=doc.file, line=doc.line_of(loc)))
+    return out
+
+
+def _known_keys(model, path: tuple) -> list[str]:
+    """Field names (aliases) of the sub-model at ``path`` inside ``model``, for did-you-mean hints."""
+    for part in path:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        ann = getattr(field, "annotation", None) if field else None
+        if isinstance(ann, type) and issubclass(ann, Strict):
+            model = ann
+        else:
+            args = getattr(ann, "__args__", ())
+            model = next((a for a in args if isinstance(a, type) and issubclass(a, Strict)), None)
+    if model is None:
+        return []
+    return sorted(f.alias or n for n, f in model.model_fields.items())
+
+
+def parse_spec(doc: YamlDocument) -> NetworkSpec:
+    """Validate a loaded YAML document into a :class:`NetworkSpec`, or raise all its errors at once."""
+    from cortex.experiments import get_experiment_kind
+    from cortex.regions import get_kind
+
+    errors: list[SpecError] = []
+    data = doc.data
+    try:
+        raw = NetworkSpec.model_validate(data)
+    except ValidationError as exc:
+        errors += _convert(exc, (), NetworkSpec, doc)
+        raise SpecErrors(errors) from None
+
+    regions = {}
+    for name, body in raw.regions.items():
+        key = ("regions", name)
+        if not isinstance(body, dict):
+            errors.append(SpecError(f"must be a mapping of region parameters, got {body!r}", dotted(key), doc.file, doc.line_of(key)))
+            continue
+        try:
+            cls = get_kind(body.get("kind", "predictive"), key="regions." + name + ".kind")
+        except SpecError as exc:
+            exc.file, exc.line = doc.file, doc.line_of(key + ("kind",))
+            errors.append(SpecError(exc.message, exc.key, exc.file, exc.line))
+            continue
+        try:
+            regions[name] = cls.Params.model_validate(body)
+        except ValidationError as exc:
+            errors += _convert(exc, key, cls.Params, doc)
+
+    experiment = None
+    if raw.experiment is not None:
+        key = ("experiment",)
+        body = raw.experiment
+        if not isinstance(body, dict) or "kind" not in body:
+            errors.append(SpecError("must be a mapping with a 'kind' (e.g. kind: recognition)", "experiment", doc.file, doc.line_of(key)))
+        else:
+            try:
+                cls = get_experiment_kind(body["kind"])
+                experiment = cls.Params.model_validate(body)
+            except SpecError as exc:
+                errors.append(SpecError(exc.message, "experiment.kind", doc.file, doc.line_of(key + ("kind",))))
+            except ValidationError as exc:
+                errors += _convert(exc, key, cls.Params, doc)
+    if errors:
+        raise SpecErrors(errors)
+
+    spec = raw.model_copy(update={"regions": regions, "experiment": experiment})
+    errors += check_references(spec, doc)
+    if errors:
+        raise SpecErrors(errors)
+    return spec
+
+
+def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
+    """Names that must exist, edges that cannot be, sizes that must agree."""
+    errors = []
+
+    def err(msg, path):
+        errors.append(SpecError(msg, dotted(path), doc.file, doc.line_of(path)))
+
+    overlap = set(spec.inputs) & set(spec.regions)
+    for name in sorted(overlap):
+        err(f"{name!r} is both an input and a region; names must be unique", ("regions", name))
+    nodes = sorted(set(spec.inputs) | set(spec.regions))
+    regions = sorted(spec.regions)
+
+    def unknown(name, what):
+        close = difflib.get_close_matches(name, nodes, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{what} {name!r} is not defined{hint} (defined: {', '.join(nodes)})"
+
+    for rname, params in spec.regions.items():
+        for i, src in enumerate(params.inputs):
+            path = ("regions", rname, "inputs", i)
+            if src not in nodes:
+                err(unknown(src, "input"), path)
+            elif src == rname:
+                err("a region cannot take itself as input (it would predict its own activity at the same moment); "
+                    "use a context connection with delay >= 1", path)
+        if len(set(params.inputs)) != len(params.inputs):
+            err("lists the same input twice", ("regions", rname, "inputs"))
+        if params.teacher is not None:
+            path = ("regions", rname, "teacher")
+            if params.teacher not in spec.inputs:
+                err(f"teacher must name an input, got {params.teacher!r} (inputs: {', '.join(spec.inputs)})", path)
+            elif spec.inputs[params.teacher].size != params.hypotheses:
+                err(f"teacher input {params.teacher!r} has {spec.inputs[params.teacher].size} values but the region has "
+                    f"{params.hypotheses} hypotheses; they must match", path)
+            elif params.teacher in params.inputs:
+                err("the teacher input cannot also be one of the region's inputs", path)
+
+    seen = {(s, r, "input") for r, p in spec.regions.items() for s in p.inputs}
+    for i, c in enumerate(spec.connections):
+        path = ("connections", i)
+        if c.source not in nodes:
+            err(unknown(c.source, "source"), path + ("from",))
+        if c.target not in nodes:
+            err(unknown(c.target, "target"), path + ("to",))
+        elif c.target not in spec.regions:
+            err(f"target {c.target!r} is an input; only regions can receive connections (regions: {', '.join(regions)})", path + ("to",))
+        if c.role == "input" and c.delay:
+            err("an input connection must have delay 0: a region explains its present input; "
+                "use role: context for delayed signals", path + ("delay",))
+        if c.source == c.target and c.delay == 0:
+            err("a self-connection needs delay >= 1 (a region's prior cannot be its own present activity)", path + ("delay",))
+        key = (c.source, c.target, c.role)
+        if c.delay == 0 and key in seen:
+            err(f"duplicate {c.role} connection {c.source} -> {c.target}", path)
+        seen.add(key)
+        if c.source in spec.inputs and c.role == "context" and c.delay:
+            err("inputs have no past frames to delay; delay applies to region activity", path + ("delay",))
+
+    if spec.experiment is not None and hasattr(spec.experiment, "check"):
+        for msg, key in spec.experiment.check(spec):
+            err(msg, ("experiment", key))
+    return errors
+
+
+def load_spec(source: str | os.PathLike | None = None, *, text: str | None = None) -> NetworkSpec:
+    """Read and validate a region graph from a YAML file path or YAML text."""
+    return parse_spec(load_yaml(source, text=text))
+
+
+def spec_from_dict(data: dict, file: str = "<dict>") -> NetworkSpec:
+    """Validate plain data (e.g. from a checkpoint) exactly as if it had been read from YAML."""
+    return parse_spec(YamlDocument(data=data, file=file, lines={}))
