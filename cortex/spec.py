@@ -11,7 +11,7 @@ import math
 import os
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, PositiveInt, ValidationError
 
 from .errors import SpecError, SpecErrors
 from .region import RegionParams, Strict
@@ -21,7 +21,7 @@ from .yaml_source import YamlDocument, dotted, load_yaml
 class InputSpec(Strict):
     """A sensor array fed by the user; flattened to ``prod(shape)`` values per stimulus."""
 
-    shape: tuple[int, ...] = Field(..., min_length=1, max_length=4)
+    shape: tuple[PositiveInt, ...] = Field(..., min_length=1, max_length=4)
 
     @property
     def size(self) -> int:
@@ -128,23 +128,23 @@ def parse_spec(doc: YamlDocument) -> NetworkSpec:
 
     errors: list[SpecError] = []
     data = doc.data
+    raw = None
     try:
         raw = NetworkSpec.model_validate(data)
     except ValidationError as exc:
         errors += _convert(exc, (), NetworkSpec, doc)
-        raise SpecErrors(errors) from None
 
     regions = {}
-    for name, body in raw.regions.items():
+    bodies = data.get("regions") if isinstance(data, dict) else None
+    for name, body in (bodies.items() if isinstance(bodies, dict) else ()):
         key = ("regions", name)
         if not isinstance(body, dict):
             errors.append(SpecError(f"must be a mapping of region parameters, got {body!r}", dotted(key), doc.file, doc.line_of(key)))
             continue
         try:
-            cls = get_kind(body.get("kind", "predictive"), key="regions." + name + ".kind")
+            cls = get_kind(body.get("kind", "predictive"))
         except SpecError as exc:
-            exc.file, exc.line = doc.file, doc.line_of(key + ("kind",))
-            errors.append(SpecError(exc.message, exc.key, exc.file, exc.line))
+            errors.append(SpecError(exc.message, dotted(key + ("kind",)), doc.file, doc.line_of(key + ("kind",))))
             continue
         try:
             regions[name] = cls.Params.model_validate(body)
@@ -152,9 +152,9 @@ def parse_spec(doc: YamlDocument) -> NetworkSpec:
             errors += _convert(exc, key, cls.Params, doc)
 
     experiment = None
-    if raw.experiment is not None:
+    body = data.get("experiment") if isinstance(data, dict) else None
+    if body is not None:
         key = ("experiment",)
-        body = raw.experiment
         if not isinstance(body, dict) or "kind" not in body:
             errors.append(SpecError("must be a mapping with a 'kind' (e.g. kind: recognition)", "experiment", doc.file, doc.line_of(key)))
         else:
@@ -166,6 +166,7 @@ def parse_spec(doc: YamlDocument) -> NetworkSpec:
             except ValidationError as exc:
                 errors += _convert(exc, key, cls.Params, doc)
     if errors:
+        errors.sort(key=lambda e: (e.line or 0))
         raise SpecErrors(errors)
 
     spec = raw.model_copy(update={"regions": regions, "experiment": experiment})

@@ -1,0 +1,122 @@
+"""The ``cortex`` command: validate, run, draw and list region graphs.
+
+Every user mistake ends with a one-paragraph message and exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import CortexError
+
+
+def _spec(graph: str):
+    from . import graph_path
+    from .spec import load_spec
+
+    return load_spec(graph_path(graph))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cortex")
+def cli():
+    """cortex-sim: competing generative models, settled and learned online."""
+
+
+@cli.command()
+@click.argument("graphs", nargs=-1, required=True)
+def validate(graphs):
+    """Check region-graph YAML files (or shipped graph names) without building or running anything."""
+    failed = 0
+    for graph in graphs:
+        try:
+            spec = _spec(graph)
+        except CortexError as exc:
+            failed += 1
+            click.echo(f"invalid: {graph}\n{exc}", err=True)
+            continue
+        edges = len(spec.edges())
+        click.echo(f"ok: {graph} (graph {spec.name!r}: {len(spec.inputs)} inputs, {len(spec.regions)} regions, "
+                   f"{edges} connections{', experiment ' + spec.experiment.kind if spec.experiment else ''})")
+    if failed:
+        sys.exit(2)
+
+
+@cli.command()
+@click.argument("graph")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Folder for results.json, figures and the checkpoint [default: runs/<graph name>].")
+@click.option("--backend", type=click.Choice(["numpy", "cupy", "auto"]), default=None, help="Override the graph's backend.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def run(graph, out, backend, quiet):
+    """Run the experiment of GRAPH (a shipped name such as 'digits', or a YAML file)."""
+    from .experiments import get_experiment_kind
+
+    spec = _spec(graph)
+    if spec.experiment is None:
+        raise CortexError(f"{graph}: the graph has no 'experiment' block, so there is nothing to run")
+    if backend:
+        spec = spec.model_copy(update={"backend": backend})
+    out = Path(out or Path("runs") / spec.name)
+    experiment = get_experiment_kind(spec.experiment.kind)(spec, spec.experiment)
+    results = experiment.run(out, progress=not quiet)
+    click.echo(_summary(results))
+    click.echo(f"results: {out / 'results.json'}; figures: {', '.join(results.get('figures', []))}")
+
+
+def _summary(results: dict) -> str:
+    table = results.get("accuracy")
+    if not table:
+        return ""
+    cols = sorted({c for row in table.values() for c in row}, key=lambda c: (c != "model", c))
+    lines = [f"{'accuracy':<12}" + "".join(f"{c:>22}" for c in cols)]
+    for cond, row in table.items():
+        lines.append(f"{cond:<12}" + "".join(f"{row[c]:>22.3f}" if c in row else f"{'-':>22}" for c in cols))
+    lines.append(f"time: {results['seconds']['total']:.1f} s (training {results['seconds']['train']:.1f} s)")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("graph")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default="graph.png", show_default=True)
+def draw(graph, out):
+    """Draw GRAPH's regions and connections to a PNG."""
+    from .graph import build_graph
+    from .plotting import plot_graph
+
+    plot_graph(build_graph(_spec(graph)), path=out)
+    click.echo(f"wrote {out}")
+
+
+@cli.command(name="list")
+def list_graphs():
+    """List the shipped region graphs."""
+    from . import graph_path, shipped_graphs
+
+    for name in shipped_graphs():
+        click.echo(f"{name:<16}{graph_path(name)}")
+
+
+def main(argv=None):
+    """Entry point: user errors become a message and exit 2."""
+    try:
+        cli.main(args=argv, prog_name="cortex", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except CortexError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Recognition by analysis by synthesis on the scikit-learn digits, against discriminative baselines.
+
+Online training (one local update per settled batch, the label clamping the read-out region as a
+teacher), then test accuracy on clean digits, under Gaussian noise, with an occluding block, and after
+few-shot training; the same splits train logistic regression and an MLP.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+from tqdm.auto import tqdm
+
+from cortex.atomic import atomic_write
+from cortex.region import Strict
+
+from . import register
+
+
+class Params(Strict):
+    """The ``experiment:`` block of a recognition graph."""
+
+    kind: Literal["recognition"] = "recognition"
+    stimulus: str = "retina"
+    label: str = "label"
+    readout: str = "IT"
+    test_size: float = Field(0.2, gt=0, lt=1)
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(32, ge=1)
+    train_steps: int | None = Field(None, ge=0)
+    test_steps: int | None = Field(None, ge=0)
+    noise_sigma: float = Field(0.3, ge=0)
+    occlusion: float = Field(0.25, gt=0, le=1)
+    occlusion_value: float = 1.0
+    few_shot: int = Field(5, ge=1)
+    few_shot_epochs: int = Field(30, ge=1)
+    max_train: int | None = Field(None, ge=10)
+    baselines: bool = True
+    examples: int = Field(4, ge=1, le=20)
+
+    def check(self, spec):
+        """Cross-checks against the graph: (message, key) pairs."""
+        out = []
+        if self.stimulus not in spec.inputs or spec.inputs[self.stimulus].size != 64:
+            out.append((f"must name an input of 8x8 = 64 values (the digits), got {self.stimulus!r}", "stimulus"))
+        if self.readout not in spec.regions:
+            out.append((f"must name a region, got {self.readout!r} (regions: {', '.join(spec.regions)})", "readout"))
+        elif spec.regions[self.readout].teacher != self.label:
+            out.append((f"region {self.readout!r} must have teacher: {self.label} so training can clamp it to the label", "readout"))
+        elif spec.regions[self.readout].hypotheses != 10:
+            out.append((f"region {self.readout!r} must have 10 hypotheses, one per digit class", "readout"))
+        if self.label not in spec.inputs or spec.inputs[self.label].size != 10:
+            out.append((f"must name an input of 10 values (one-hot digit class), got {self.label!r}", "label"))
+        return out
+
+
+@register("recognition")
+class Recognition:
+    """Train online, test under four conditions, compare with baselines, write results.json and figures."""
+
+    Params = Params
+
+    def __init__(self, spec, params: Params):
+        self.spec, self.p = spec, params
+
+    def _train(self, model, X, y, epochs, rng, desc, progress):
+        from cortex.stimuli.digits import batches
+
+        p, eye = self.p, np.eye(10, dtype=np.float32)
+        n_batches = epochs * -(-len(X) // p.batch_size)
+        curve = []
+        with tqdm(total=n_batches, desc=desc, unit="batch", disable=not progress, leave=False) as bar:
+            for xb, yb in batches(X, y, p.batch_size, rng, epochs=epochs):
+                result = model.settle({p.stimulus: xb, p.label: eye[yb]}, steps=p.train_steps)
+                model.learn(result)
+                curve.append(float(result.energy[-1]) if result.steps else result.start_energy)
+                bar.update(1)
+                bar.set_postfix(energy=f"{curve[-1]:.2f}")
+        return curve
+
+    def _accuracy(self, model, X, y):
+        result = model.settle({self.p.stimulus: X}, steps=self.p.test_steps, noise=False)
+        return float(np.mean(result.winners(self.p.readout) == y)), result
+
+    def run(self, out: str | Path, progress: bool = True) -> dict:
+        from cortex import plotting
+        from cortex.baselines import fit_baselines, score_baselines
+        from cortex.model import Model
+        from cortex.stimuli.digits import add_noise, few_shot, load_digit_split, occlude
+
+        p, spec = self.p, self.spec
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        split = load_digit_split(test_size=p.test_size, seed=spec.seed)
+        X_train, y_train = split.X_train, split.y_train
+        if p.max_train is not None:
+            X_train, y_train = X_train[:p.max_train], y_train[:p.max_train]
+        rng = np.random.default_rng(spec.seed)
+        tests = {
+            "clean": split.X_test,
+            "noise": add_noise(split.X_test, p.noise_sigma, np.random.default_rng([spec.seed, 1])),
+            "occlusion": occlude(split.X_test, p.occlusion, np.random.default_rng([spec.seed, 2]),
+                                 value=p.occlusion_value)[0],
+        }
+        X_few, y_few = few_shot(X_train, y_train, p.few_shot, np.random.default_rng([spec.seed, 3]))
+
+        model = Model(spec)
+        curve = self._train(model, X_train, y_train, p.epochs, rng, "training", progress)
+        t_train = time.perf_counter() - t0
+        acc, settled = {}, {}
+        for name, X in tests.items():
+            acc[name], settled[name] = self._accuracy(model, X, split.y_test)
+        few_model = Model(spec)
+        self._train(few_model, X_few, y_few, p.few_shot_epochs, rng, "few-shot", progress)
+        acc["few_shot"] = self._accuracy(few_model, split.X_test, split.y_test)[0]
+        model.save(out / "model.npz")
+
+        table = {cond: {"model": value} for cond, value in acc.items()}
+        if p.baselines:
+            full, few = fit_baselines(X_train, y_train, seed=spec.seed), fit_baselines(X_few, y_few, seed=spec.seed)
+            for name, X in tests.items():
+                for b, v in score_baselines(full, X, split.y_test).items():
+                    table[name][b] = v
+            for b, v in score_baselines(few, split.X_test, split.y_test).items():
+                table["few_shot"][b] = v
+
+        readout = model.regions[p.readout]
+        figures = {
+            "fields": plotting.plot_fields(model.backend.to_numpy(readout.fields()), split.image_shape,
+                                           out / "fields.png", title=f"{p.readout}: learned generative fields (class means)",
+                                           labels=list(range(10))),
+            "energy": plotting.plot_energy({c: r.energy for c, r in settled.items()}, out / "energy.png",
+                                           title="settling energy on the test set"),
+            "training": plotting.plot_energy({"last settled batch": curve}, out / "training.png",
+                                             title="energy during online training", xlabel="training batch"),
+        }
+        ex = np.arange(p.examples)
+        shown = np.concatenate([tests["noise"][ex], tests["occlusion"][ex]])
+        rec = model.settle({p.stimulus: shown}, steps=p.test_steps, record=True, noise=False)
+        figures["competition"] = plotting.plot_competition(
+            rec.trace[p.readout], images=shown, image_shape=split.image_shape,
+            labels=np.concatenate([split.y_test[ex], split.y_test[ex]]), hypothesis_names=[str(i) for i in range(10)],
+            path=out / "competition.png", title=f"{p.readout}: digit hypotheses competing (noisy, then occluded)")
+        for fig in figures.values():
+            plotting.plt.close(fig)
+
+        results = {
+            "graph": spec.name, "experiment": "recognition", "seed": spec.seed, "backend": model.backend.name,
+            "accuracy": table,
+            "train_examples": int(len(X_train)), "test_examples": int(len(split.y_test)), "epochs": p.epochs,
+            "test_settle_steps": {c: int(r.steps) for c, r in settled.items()},
+            "train_energy_first_last": [curve[0], curve[-1]],
+            "seconds": {"train": round(t_train, 2), "total": round(time.perf_counter() - t0, 2)},
+            "python": platform.python_version(), "numpy": np.__version__,
+            "figures": [f"{k}.png" for k in figures],
+        }
+        with atomic_write(out / "results.json", "w") as f:
+            json.dump(results, f, indent=2)
+        return results

@@ -1,0 +1,109 @@
+"""Figures drawn from results only (never from inside the settle loop), shared by the CLI and notebooks.
+
+Every function returns the matplotlib Figure and, given ``path``, writes a PNG atomically.
+"""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import networkx as nx
+import numpy as np
+
+from .atomic import atomic_write
+
+
+def _save(fig, path):
+    if path is not None:
+        with atomic_write(path, "wb") as f:
+            fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
+    return fig
+
+
+def plot_fields(fields, image_shape, path=None, title="generative fields", labels=None):
+    """Each hypothesis' generative field as a small image, in a grid."""
+    fields = np.asarray(fields)
+    n = fields.shape[0]
+    cols = min(n, 10)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.3 * rows + 0.4), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([])
+        if i < n:
+            ax.imshow(fields[i].reshape(image_shape), cmap="gray_r")
+            ax.set_title(str(labels[i]) if labels is not None else f"h{i}", fontsize=8)
+        else:
+            ax.axis("off")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_energy(curves: dict, path=None, title="energy", xlabel="settling step"):
+    """One line per named energy curve (e.g. per region, or per condition)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for name, y in curves.items():
+        y = np.asarray(y)
+        ax.plot(np.arange(1, len(y) + 1), y, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("energy per stimulus")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_competition(trace, images=None, image_shape=None, labels=None, hypothesis_names=None, path=None,
+                     title="hypotheses competing"):
+    """Activity of every hypothesis over settling steps, one panel per stimulus (trace: steps x stimuli x hypotheses)."""
+    trace = np.asarray(trace)
+    steps, count, n = trace.shape
+    names = hypothesis_names or [f"h{i}" for i in range(n)]
+    has_img = images is not None
+    fig, axes = plt.subplots(count, 2 if has_img else 1, figsize=(7.5 if has_img else 6, 1.9 * count), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 5]} if has_img else None)
+    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
+    for row in range(count):
+        ax = axes[row, -1]
+        for i in range(n):
+            ax.plot(np.arange(steps), trace[:, row, i], color=cmap(i % cmap.N), label=names[i], lw=1.4)
+        ax.set_ylabel("activity")
+        ax.set_xlim(0, steps - 1)
+        if labels is not None:
+            ax.set_title(f"stimulus {row}: true {labels[row]}, winner {names[int(np.argmax(trace[-1, row]))]}", fontsize=9)
+        if has_img:
+            axes[row, 0].imshow(np.asarray(images[row]).reshape(image_shape), cmap="gray_r")
+            axes[row, 0].set_xticks([]), axes[row, 0].set_yticks([])
+    axes[-1, -1].set_xlabel("settling step (0 = feed-forward first guess)")
+    axes[0, -1].legend(ncol=min(n, 10), fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.25))
+    fig.suptitle(title, y=1.0 + 0.06 / max(count, 1))
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_graph(graph: nx.DiGraph, path=None, activity: dict | None = None, title=None):
+    """The region graph: inputs as squares, regions as circles (colour = mean activity when given), edges by role."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    layers = {}
+    for node in nx.topological_sort(nx.DiGraph([(u, v) for u, v, d in graph.edges(data=True) if d["role"] == "input"])
+                                    ) if graph.number_of_edges() else graph.nodes:
+        preds = [u for u, _, d in graph.in_edges(node, data=True) if d["role"] == "input"]
+        layers[node] = 1 + max((layers.get(u, 0) for u in preds), default=-1)
+    for node in graph.nodes:
+        layers.setdefault(node, 0)
+        graph.nodes[node]["layer"] = layers[node]
+    pos = nx.multipartite_layout(graph, subset_key="layer", align="horizontal")
+    inputs = [n for n, d in graph.nodes(data=True) if d["type"] == "input"]
+    regions = [n for n, d in graph.nodes(data=True) if d["type"] == "region"]
+    nx.draw_networkx_nodes(graph, pos, nodelist=inputs, node_shape="s", node_color="#dddddd", node_size=1400, ax=ax)
+    colour = {"node_color": [float(np.mean(activity[n])) for n in regions], "cmap": "viridis"} if activity else \
+        {"node_color": "#9ecae1"}
+    nx.draw_networkx_nodes(graph, pos, nodelist=regions, node_size=1800, ax=ax, **colour)
+    labels = {n: f"{n}\n{graph.nodes[n]['size']}" for n in graph.nodes}
+    nx.draw_networkx_labels(graph, pos, labels=labels, font_size=9, ax=ax)
+    for role, style, colour in (("input", "solid", "black"), ("context", "dashed", "tab:red")):
+        edges = [(u, v) for u, v, d in graph.edges(data=True) if d["role"] == role]
+        nx.draw_networkx_edges(graph, pos, edgelist=edges, style=style, edge_color=colour, arrows=True, ax=ax,
+                               node_size=1800, connectionstyle="arc3,rad=0.15" if role == "context" else "arc3")
+    ax.set_title(title or f"region graph {graph.graph.get('name', '')}: solid = input, dashed = context")
+    ax.axis("off")
+    return _save(fig, path)
