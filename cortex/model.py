@@ -227,6 +227,25 @@ class Model:
             (teachers if name in teacher_names else inputs)[name] = self.backend.asarray(arr)
         return inputs, teachers
 
+    def sensor_fields(self, region: str) -> tuple[np.ndarray, str]:
+        """Each hypothesis' generative field carried down, through the first input of each region, to a sensor.
+
+        Returns (hypotheses x sensor size) and the sensor's name: what each hypothesis predicts the sensor
+        sees when it is active alone (factor parameters at zero).
+        """
+        if region not in self._index:
+            raise StimulusError(f"unknown region {region!r}; regions: {sorted(self._index)}")
+        b, name = self.backend, region
+        fields = b.to_numpy(self._compiled[self._index[name]].region.fields())
+        for _ in range(len(self._compiled) + 1):
+            link = self._compiled[self._index[name]].in_links[0]
+            fields = fields[:, link.start:link.stop]
+            if link.is_input:
+                return fields, link.source
+            name = link.source
+            fields = fields @ b.to_numpy(self._compiled[self._index[name]].region.fields())
+        raise StimulusError(f"region {region!r} reaches no sensor through its first inputs")
+
     def save(self, path: str | os.PathLike) -> None:
         """Write weights, spec and versions to one ``.npz`` file atomically (see :mod:`cortex.checkpoint`)."""
         from .checkpoint import save_checkpoint

@@ -130,9 +130,9 @@ class Recognition:
             for b, v in score_baselines(few, split.X_test, split.y_test).items():
                 table["few_shot"][b] = v
 
-        readout = model.regions[p.readout]
+        fields, _ = model.sensor_fields(p.readout)
         figures = {
-            "fields": plotting.plot_fields(model.backend.to_numpy(readout.fields()), split.image_shape,
+            "fields": plotting.plot_fields(fields, split.image_shape,
                                            out / "fields.png", title=f"{p.readout}: learned generative fields (class means)",
                                            labels=list(range(10))),
             "energy": plotting.plot_energy({c: r.energy for c, r in settled.items()}, out / "energy.png",
