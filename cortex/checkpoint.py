@@ -24,8 +24,9 @@ def save_checkpoint(model, path: str | os.PathLike) -> Path:
         for key, value in region.weights.items():
             arrays[f"{name}/{key}"] = model.backend.to_numpy(value)
         rng[name] = region.rng.generator.bit_generator.state
+    noise = {name: stream.generator.bit_generator.state for name, stream in zip(model.regions, model._noise)}
     meta = {"format": FORMAT, "cortex": __version__, "numpy": np.__version__, "backend": model.backend.name,
-            "spec": model.spec.to_dict(), "rng": rng}
+            "spec": model.spec.to_dict(), "rng": rng, "noise_rng": noise}
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     path = Path(path)
     with atomic_write(path, "wb") as f:
@@ -44,8 +45,10 @@ def load_checkpoint(path: str | os.PathLike, spec: NetworkSpec | None = None, ba
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["__meta__"]).decode())
             arrays = {k: data[k] for k in data.files if k != "__meta__"}
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path}: not a cortex checkpoint or corrupt ({exc})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("spec"), dict):
+        raise CheckpointError(f"{path}: the checkpoint's metadata is malformed (no spec)")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, this cortex-sim reads format {FORMAT}")
     try:
@@ -64,8 +67,11 @@ def load_checkpoint(path: str | os.PathLike, spec: NetworkSpec | None = None, ba
             region.load_weights(mine)
         except ValueError as exc:
             raise CheckpointError(f"{path}: {exc}") from None
-        if name in meta.get("rng", {}):
-            region.rng.generator.bit_generator.state = meta["rng"][name]
+        for key, streams in (("rng", {n: r.rng for n, r in model.regions.items()}),
+                             ("noise_rng", dict(zip(model.regions, model._noise)))):
+            saved_state = meta.get(key, {}).get(name) if isinstance(meta.get(key), dict) else None
+            if saved_state is not None:
+                streams[name].generator.bit_generator.state = saved_state
     return model
 
 

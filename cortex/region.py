@@ -8,13 +8,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import typing
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class Strict(BaseModel):
-    """Validated, frozen, no unknown keys, no NaN or infinity."""
+    """Validated, frozen, no unknown keys, no NaN or infinity, no ``yes``/``true`` where a number belongs."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value, info: ValidationInfo):
+        if isinstance(value, bool):
+            ann = cls.model_fields[info.field_name].annotation
+            if ann is not bool and bool not in typing.get_args(ann):
+                raise ValueError(f"expected a number or text, got the boolean {value!r} (quote it if you meant text)")
+        return value
 
 
 class Adaptation(Strict):

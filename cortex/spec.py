@@ -99,7 +99,7 @@ def _convert(exc: ValidationError, prefix: tuple, model, doc: YamlDocument) -> l
             known = _known_keys(model, loc[len(prefix):-1])
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             message = f"unknown key {loc[-1]!r}" + (f"; did you mean {close[0]!r}?" if close else "")
-            message += f" (known keys: {', '.join(known)})"
+            message += f" (known keys: {', '.join(known)})" if known else ""
         out.append(SpecError(message, key=dotted(loc), file=doc.file, line=doc.line_of(loc)))
     return out
 
@@ -110,7 +110,9 @@ def _known_keys(model, path: tuple) -> list[str]:
         if isinstance(part, int) or model is None:
             continue
         field = model.model_fields.get(part)
-        ann = getattr(field, "annotation", None) if field else None
+        if field is None:   # a user-chosen name (an input or region), not a field: the model stays
+            continue
+        ann = field.annotation
         if isinstance(ann, type) and issubclass(ann, Strict):
             model = ann
         else:
@@ -172,6 +174,7 @@ def parse_spec(doc: YamlDocument) -> NetworkSpec:
     spec = raw.model_copy(update={"regions": regions, "experiment": experiment})
     errors += check_references(spec, doc)
     if errors:
+        errors.sort(key=lambda e: (e.line or 0))
         raise SpecErrors(errors)
     return spec
 
@@ -214,7 +217,7 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
             elif params.teacher in params.inputs:
                 err("the teacher input cannot also be one of the region's inputs", path)
 
-    seen = {(s, r, "input") for r, p in spec.regions.items() for s in p.inputs}
+    seen = {(s, r, "input", 0) for r, p in spec.regions.items() for s in p.inputs}
     for i, c in enumerate(spec.connections):
         path = ("connections", i)
         if c.source not in nodes:
@@ -228,9 +231,9 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
                 "use role: context for delayed signals", path + ("delay",))
         if c.source == c.target and c.delay == 0:
             err("a self-connection needs delay >= 1 (a region's prior cannot be its own present activity)", path + ("delay",))
-        key = (c.source, c.target, c.role)
-        if c.delay == 0 and key in seen:
-            err(f"duplicate {c.role} connection {c.source} -> {c.target}", path)
+        key = (c.source, c.target, c.role, c.delay)
+        if key in seen:
+            err(f"duplicate {c.role} connection {c.source} -> {c.target} with delay {c.delay}", path)
         seen.add(key)
         if c.source in spec.inputs and c.role == "context" and c.delay:
             err("inputs have no past frames to delay; delay applies to region activity", path + ("delay",))
