@@ -44,7 +44,8 @@ class Backend:
         """Move host or device data onto this backend, in the model's dtype."""
         if self.name == "cupy":
             return self.xp.asarray(x, dtype=self.dtype)
-        return self.xp.asarray(np.asarray(x, dtype=np.dtype(self.dtype_name)), dtype=self.dtype)
+        # a copy, as on a GPU: the model must never share memory with the caller's arrays
+        return self.xp.asarray(np.array(x, dtype=np.dtype(self.dtype_name), copy=True), dtype=self.dtype)
 
     def to_numpy(self, x) -> np.ndarray:
         """Copy an array of this backend to host NumPy (the only way results leave the device)."""
@@ -52,7 +53,7 @@ class Backend:
             return self.xp.asnumpy(x)
         if self.name == "array_api_strict":
             return np.from_dlpack(x).copy()
-        return np.asarray(x)
+        return np.array(x, copy=True)   # a copy on every backend: results never alias the model's state
 
     @property
     def dtype_name(self) -> str:

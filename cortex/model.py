@@ -154,11 +154,18 @@ class Model:
         steps = s.steps if steps is None else int(steps)
         if steps < 0:
             raise StimulusError(f"steps must be >= 0, got {steps}")
+        rate = s.rate if rate is None else float(rate)
+        if not 0 < rate <= 1:   # the step-size bounds guarantee descent only for rate in (0, 1], as the spec enforces
+            raise StimulusError(f"rate must be in (0, 1], got {rate}")
+        tol = s.tol if tol is None else float(tol)
+        if not tol >= 0:
+            raise StimulusError(f"tol must be >= 0, got {tol}")
         inputs, teachers = self._prepare(stimuli)
-        past_frames = [self._frame(r) for r in (past or [])]
+        batch = next(iter((inputs or teachers).values())).shape[0]
+        past_frames = [self._frame(r, batch) for r in (past or [])]
         device, per_step, start, trace, converged = settling.run(
             self._compiled, self._index, self._up, self._down, self.backend, inputs, teachers, past_frames,
-            steps, s.rate if rate is None else rate, s.tol if tol is None else tol, s.check_every,
+            steps, rate, tol, s.check_every,
             self._noise if noise else None, record)
         b, xp = self.backend, self.backend.xp
         energy = b.to_numpy(xp.stack(per_step)) if per_step else np.zeros((0, len(self._compiled)), np.float32)
@@ -190,9 +197,14 @@ class Model:
         Y = settling.gather(self.backend, c.ctx_links, c.d_y, d.batch, d.inputs, d.states, self._index, d.past)
         return X, Y
 
-    def _frame(self, result: SettleResult) -> dict:
+    def _frame(self, result: SettleResult, batch: int) -> dict:
         if not isinstance(result, SettleResult) or result._device is None:
             raise StimulusError("past must be a list of SettleResults from earlier frames")
+        states = result._device.states
+        if len(states) != len(self._compiled) or any(st.a.shape[1] != c.region.n for c, st in zip(self._compiled, states)):
+            raise StimulusError("past frames must be SettleResults of a model with this graph (same regions and sizes)")
+        if result._device.batch != batch:
+            raise StimulusError(f"a past frame has batch {result._device.batch} but the stimuli have batch {batch}")
         return {c.name: st.a for c, st in zip(self._compiled, result._device.states)}
 
     def _prepare(self, stimuli: dict):

@@ -201,7 +201,7 @@ class Predictive:
             if self.softmax:
                 if self.k:
                     F = self.weights["F"]
-                    lam = xp.max(xp.linalg.eigvalsh(F @ F.mT), axis=-1)       # (n,) largest eigenvalue of F_i F_i^T
+                    lam = xp.max(xp.linalg.eigvalsh(F @ xp.moveaxis(F, -1, -2)), axis=-1)   # (n,) largest eigenvalue of F_i F_i^T
                     self._step_cache = 1.0 / (self.pi_max * lam + 1.0)
                 else:
                     self._step_cache = 1.0
@@ -251,7 +251,7 @@ class Predictive:
         if self.k:
             eta_z = rate * self._steps()                                       # (n,)
             r = self._psi(X[:, None, :] - state.mu) * self.pi                  # (B, n, d)
-            grad_z = state.z - (r[:, :, None, :] @ self.weights["F"].mT)[:, :, 0, :]
+            grad_z = state.z - (r[:, :, None, :] @ xp.moveaxis(self.weights["F"], -1, -2))[:, :, 0, :]   # not .mT: CuPy 13 lacks it
             state.z = state.z - eta_z[:, None] * grad_z
             state.mu = self._hypothesis_predictions(state.z, B)
         if not state.clamped:
@@ -304,9 +304,10 @@ class Predictive:
                 Yc = Y * self.c
                 w["V"] = w["V"] + (self.lr_ctx / B) * (Yc.T @ (a - xp.exp(self._log_softmax(Yc @ w["V"]))))
         else:
-            eps = self._psi(X - state.pred) * self.pi
-            W = w["W"] + (p.lr / B) * (a.T @ eps)
-            w["W"] = _unit_rows(xp, W) if p.normalize else W
+            if p.lr:   # lr 0 freezes W exactly (renormalising unit rows again would drift by rounding)
+                eps = self._psi(X - state.pred) * self.pi
+                W = w["W"] + (p.lr / B) * (a.T @ eps)
+                w["W"] = _unit_rows(xp, W) if p.normalize else W
             if self.lr_rec:
                 w["R"] = w["R"] + (self.lr_rec / B) * (X.T @ (a - xp.maximum(X @ w["R"], 0.0)))
             if self.d_y and self.lr_ctx and Y is not None:
