@@ -1,0 +1,42 @@
+"""Kinds registered by name (region kinds, experiment kinds): a new kind is one new module, nothing else to edit."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from .errors import SpecError
+
+
+class Registry:
+    """Classes registered by name; every module of ``package`` is imported on the first lookup."""
+
+    def __init__(self, package: str, what: str):
+        self.package, self.what = package, what
+        self._kinds: dict[str, type] = {}
+        self._loaded = False
+
+    def register(self, name: str):
+        """Class decorator: make the class available as ``kind: name``."""
+        def wrap(cls):
+            if name in self._kinds and self._kinds[name] is not cls:
+                raise ValueError(f"{self.what} {name!r} is registered twice")
+            cls.kind_name = name
+            self._kinds[name] = cls
+            return cls
+        return wrap
+
+    def known(self) -> list[str]:
+        if not self._loaded:
+            module = importlib.import_module(self.package)
+            for info in pkgutil.iter_modules(module.__path__):
+                if not info.name.startswith("_"):
+                    importlib.import_module(f"{self.package}.{info.name}")
+            self._loaded = True
+        return sorted(self._kinds)
+
+    def get(self, name) -> type:
+        """The class for ``kind: name``; the error lists the known kinds."""
+        known = self.known()
+        if name not in self._kinds:
+            raise SpecError(f"unknown {self.what} {name!r}; known kinds: {', '.join(known)}")
+        return self._kinds[name]
