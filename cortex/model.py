@@ -168,7 +168,7 @@ class Model:
             steps, rate, tol, s.check_every,
             self._noise if noise else None, record)
         b, xp = self.backend, self.backend.xp
-        energy = b.to_numpy(xp.stack(per_step)) if per_step else np.zeros((0, len(self._compiled)), np.float32)
+        energy = b.to_numpy(xp.stack(per_step)) if per_step else np.zeros((0, len(self._compiled)), self.backend.dtype_name)
         names = [c.name for c in self._compiled]
         final = [c.region.energy(st, *self._xy(j, device)) for j, (c, st) in enumerate(zip(self._compiled, device.states))]
         return SettleResult(
@@ -227,8 +227,8 @@ class Model:
             if arr.ndim >= 1 and tuple(arr.shape[1:]) in (shape, (size,)):
                 arr = arr.reshape(arr.shape[0], size)
             else:
-                raise StimulusError(f"input {name!r}: expected an array of shape (batch, {', '.join(map(str, shape))}) "
-                                    f"or (batch, {size}), got {arr.shape}")
+                accepted = " or ".join(dict.fromkeys(f"(batch, {', '.join(map(str, sh))})" for sh in (shape, (size,))))
+                raise StimulusError(f"input {name!r}: expected an array of shape {accepted}, got {arr.shape}")
             if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
                 raise StimulusError(f"input {name!r}: values must be finite numbers")
             if arr.shape[0] == 0:
