@@ -163,20 +163,19 @@ class Model:
         inputs, teachers = self._prepare(stimuli)
         batch = next(iter((inputs or teachers).values())).shape[0]
         past_frames = [self._frame(r, batch) for r in (past or [])]
-        device, per_step, start, trace, converged = settling.run(
+        device, per_step, start, final, trace, converged = settling.run(
             self._compiled, self._index, self._up, self._down, self.backend, inputs, teachers, past_frames,
             steps, rate, tol, s.check_every,
             self._noise if noise else None, record)
         b, xp = self.backend, self.backend.xp
         energy = b.to_numpy(xp.stack(per_step)) if per_step else np.zeros((0, len(self._compiled)), self.backend.dtype_name)
         names = [c.name for c in self._compiled]
-        final = [c.region.energy(st, *self._xy(j, device)) for j, (c, st) in enumerate(zip(self._compiled, device.states))]
         return SettleResult(
             activity={n: b.to_numpy(st.a) for n, st in zip(names, device.states)},
             energy=energy.sum(axis=1),
             region_energy={n: energy[:, j] for j, n in enumerate(names)},
             start_energy=float(b.to_numpy(xp.sum(start))),
-            stimulus_energy=b.to_numpy(sum(final[1:], final[0])),
+            stimulus_energy=b.to_numpy(final),
             steps=len(per_step), converged=converged,
             trace=({n: np.stack([b.to_numpy(frame[j]) for frame in trace]) for j, n in enumerate(names)}
                    if record else None),

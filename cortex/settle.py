@@ -75,7 +75,11 @@ def _source(backend, link, batch, inputs, states, index, past):
 
 def run(compiled, index, order_up, order_down, backend, inputs, teachers, past, steps, rate, tol, check_every,
         noise_streams, record):
-    """Settle a batch. Returns (SettleState, energy per step per region (list of (R,) arrays), start energy, trace, converged)."""
+    """Settle a batch.
+
+    Returns (SettleState, mean energy per step per region (list of (R,) arrays), start energy per region,
+    final energy per stimulus (B,), trace, converged).
+    """
     xp = backend.xp
     B = next(iter(inputs.values())).shape[0]
     states = [None] * len(compiled)
@@ -95,10 +99,11 @@ def run(compiled, index, order_up, order_down, backend, inputs, teachers, past, 
     curv = [sum(compiled[q].region.input_curvature() for q, _, _ in c.predicted_by)
             + sum(compiled[q].region.context_curvature() for q, _, _ in c.context_of) for c in compiled]
 
-    def energies():
-        return xp.stack([xp.mean(c.region.energy(states[j], X_of(j), Y_of(j))) for j, c in enumerate(compiled)])
+    def energies():   # (regions, batch): every region's share of every stimulus' energy
+        return xp.stack([c.region.energy(states[j], X_of(j), Y_of(j)) for j, c in enumerate(compiled)])
 
-    start = energies()
+    latest = energies()
+    start = xp.mean(latest, axis=1)
     trace = [[backend.copy(s.a) for s in states]] if record else None
     per_step, converged = [], False
     last_checked = float(backend.to_numpy(xp.sum(start)))
@@ -116,7 +121,8 @@ def run(compiled, index, order_up, order_down, backend, inputs, teachers, past, 
             sigma = c.region.p.noise
             noise = noise_streams[j].normal((B, c.region.n), sigma) if sigma and noise_streams else None
             c.region.step(states[j], X, Y, g, curv[j], rate, noise)
-        per_step.append(energies())
+        latest = energies()
+        per_step.append(xp.mean(latest, axis=1))
         if record:
             trace.append([backend.copy(s.a) for s in states])
         if tol and (t + 1) % check_every == 0:     # one device-to-host copy every check_every steps
@@ -125,4 +131,4 @@ def run(compiled, index, order_up, order_down, backend, inputs, teachers, past, 
                 converged = True
                 break
             last_checked = now
-    return SettleState(states, inputs, list(past), B), per_step, start, trace, converged
+    return SettleState(states, inputs, list(past), B), per_step, start, xp.sum(latest, axis=0), trace, converged
