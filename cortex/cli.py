@@ -63,20 +63,8 @@ def run(graph, out, backend, quiet):
     out = Path(out or Path("runs") / spec.name)
     experiment = get_experiment_kind(spec.experiment.kind)(spec, spec.experiment)
     results = experiment.run(out, progress=not quiet)
-    click.echo(_summary(results))
+    click.echo(experiment.summary(results))
     click.echo(f"results: {out / 'results.json'}; figures: {', '.join(results.get('figures', []))}")
-
-
-def _summary(results: dict) -> str:
-    table = results.get("accuracy")
-    if not table:
-        return ""
-    cols = sorted({c for row in table.values() for c in row}, key=lambda c: (c != "model", c))
-    lines = [f"{'accuracy':<12}" + "".join(f"{c:>22}" for c in cols)]
-    for cond, row in table.items():
-        lines.append(f"{cond:<12}" + "".join(f"{row[c]:>22.3f}" if c in row else f"{'-':>22}" for c in cols))
-    lines.append(f"time: {results['seconds']['total']:.1f} s (training {results['seconds']['train']:.1f} s)")
-    return "\n".join(lines)
 
 
 @cli.command()

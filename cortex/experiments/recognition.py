@@ -6,8 +6,6 @@ few-shot training; the same splits train logistic regression and an MLP.
 """
 from __future__ import annotations
 
-import json
-import platform
 import time
 from pathlib import Path
 from typing import Literal
@@ -16,10 +14,10 @@ import numpy as np
 from pydantic import Field
 from tqdm.auto import tqdm
 
-from cortex.atomic import atomic_write
 from cortex.region import Strict
 
 from . import register
+from .report import accuracy_table, provenance, write_results
 
 
 class Params(Strict):
@@ -151,15 +149,18 @@ class Recognition:
             plotting.plt.close(fig)
 
         results = {
-            "graph": spec.name, "experiment": "recognition", "seed": spec.seed, "backend": model.backend.name,
+            **provenance(spec, model), "experiment": "recognition",
             "accuracy": table,
             "train_examples": int(len(X_train)), "test_examples": int(len(split.y_test)), "epochs": p.epochs,
             "test_settle_steps": {c: int(r.steps) for c, r in settled.items()},
             "train_energy_first_last": [curve[0], curve[-1]],
             "seconds": {"train": round(t_train, 2), "total": round(time.perf_counter() - t0, 2)},
-            "python": platform.python_version(), "numpy": np.__version__,
             "figures": [f"{k}.png" for k in figures],
         }
-        with atomic_write(out / "results.json", "w") as f:
-            json.dump(results, f, indent=2)
-        return results
+        return write_results(out, results)
+
+    @staticmethod
+    def summary(results: dict) -> str:
+        """The lines ``cortex run`` prints: the accuracy table and the time."""
+        return (accuracy_table(results["accuracy"]) +
+                f"\ntime: {results['seconds']['total']:.1f} s (training {results['seconds']['train']:.1f} s)")

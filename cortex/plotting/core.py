@@ -1,7 +1,4 @@
-"""Figures drawn from results only (never from inside the settle loop), shared by the CLI and notebooks.
-
-Every function returns the matplotlib Figure and, given ``path``, writes a PNG atomically.
-"""
+"""Generic figures: generative fields, energy curves, hypothesis competition, the region graph."""
 from __future__ import annotations
 
 import math
@@ -10,10 +7,11 @@ import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 
-from .atomic import atomic_write
+from ..atomic import atomic_write
 
 
-def _save(fig, path):
+def save_figure(fig, path):
+    """Write ``fig`` as a PNG to ``path`` atomically (nothing when ``path`` is None); returns ``fig``."""
     if path is not None:
         with atomic_write(path, "wb") as f:
             fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
@@ -35,7 +33,7 @@ def plot_fields(fields, image_shape, path=None, title="generative fields", label
         else:
             ax.axis("off")
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_energy(curves: dict, path=None, title="energy", xlabel="settling step"):
@@ -49,7 +47,7 @@ def plot_energy(curves: dict, path=None, title="energy", xlabel="settling step")
     ax.set_title(title)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_competition(trace, images=None, image_shape=None, labels=None, hypothesis_names=None, path=None,
@@ -77,7 +75,7 @@ def plot_competition(trace, images=None, image_shape=None, labels=None, hypothes
     axes[0, -1].legend(ncol=min(n, 10), fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.25))
     fig.suptitle(title, y=1.0 + 0.06 / max(count, 1))
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_graph(graph: nx.DiGraph, path=None, activity: dict | None = None, title=None):
@@ -106,4 +104,4 @@ def plot_graph(graph: nx.DiGraph, path=None, activity: dict | None = None, title
                                node_size=1800, connectionstyle="arc3,rad=0.15" if role == "context" else "arc3")
     ax.set_title(title or f"region graph {graph.graph.get('name', '')}: solid = input, dashed = context")
     ax.axis("off")
-    return _save(fig, path)
+    return save_figure(fig, path)
