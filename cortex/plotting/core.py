@@ -36,18 +36,26 @@ def plot_fields(fields, image_shape, path=None, title="generative fields", label
     return save_figure(fig, path)
 
 
-def plot_energy(curves: dict, path=None, title="energy", xlabel="settling step"):
-    """One line per named energy curve (e.g. per region, or per condition)."""
+def plot_lines(curves: dict, x=None, path=None, title="", xlabel="", ylabel="", logx=False, logy=False, marker=None):
+    """One labelled line per named curve, over a shared ``x`` (default 1, 2, ...): sweeps, learning curves."""
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     for name, y in curves.items():
         y = np.asarray(y)
-        ax.plot(np.arange(1, len(y) + 1), y, label=name)
+        ax.plot(np.arange(1, len(y) + 1) if x is None else np.asarray(x), y, label=str(name), marker=marker)
+    ax.set_xscale("log" if logx else "linear")
+    ax.set_yscale("log" if logy else "linear")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("energy per stimulus")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
     return save_figure(fig, path)
+
+
+def plot_energy(curves: dict, path=None, title="energy", xlabel="settling step"):
+    """One line per named energy curve (e.g. per region, or per condition)."""
+    return plot_lines(curves, path=path, title=title, xlabel=xlabel, ylabel="energy per stimulus")
 
 
 def plot_competition(trace, images=None, image_shape=None, labels=None, hypothesis_names=None, path=None,
