@@ -190,6 +190,7 @@ class Rivalry:
         patterns = self._patterns()
         model = Model(spec, batch=max(p.trials, p.sweep_trials * len(p.contrasts)))
         W, cosine = self._train(model, patterns, np.random.default_rng([spec.seed, 0]), progress)
+        model.save(out / "model.npz")
         figures = {"fields": plotting.plot_fields(
             W.reshape(2, 2, self.size, self.size).transpose(0, 2, 1, 3).reshape(2, -1),
             (self.size, 2 * self.size), out / "fields.png", title=f"{p.region}: learned fields (left eye | right eye)",

@@ -132,3 +132,15 @@ def test_bad_graphs_are_refused_before_running(change, match):
                 d[key][name] = sub
     with pytest.raises(SpecError, match=match):
         spec_from_dict(d)
+
+
+def test_the_trained_model_is_saved_and_alternates_when_reloaded(equal):
+    out = equal[0]
+    model = cortex.load_checkpoint(out / "model.npz")
+    from cortex.stimuli.rivalry import gratings, rivalrous
+
+    left, right = rivalrous(gratings(8), 1.0, 1.0, trials=4)
+    trace = model.settle({"left": left, "right": right}, steps=3000, record=True).trace["P"]
+    from cortex.dominance import dominance_periods
+
+    assert len(dominance_periods(trace[500:], margin=0.1)) >= 8
