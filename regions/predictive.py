@@ -286,9 +286,13 @@ class Predictive:
             if noise is not None:
                 u = u + noise
             u = u / p.temperature
-            if g_ext is not None:   # mirror descent on the simplex when other regions' terms depend on a
-                s = min(1.0, rate * p.temperature / (p.temperature + curv_ext))
-                u = (1.0 - s) * xp.log(xp.maximum(state.a, TINY)) + s * (u - g_ext / p.temperature)
+            # mirror descent on the simplex: a step of size s from the current a towards the exact minimiser,
+            # so settling refines the first guess rather than replacing it in one jump
+            s = min(1.0, rate * p.temperature / (p.temperature + curv_ext))
+            if g_ext is not None:
+                u = u - g_ext / p.temperature
+            if s < 1.0:
+                u = (1.0 - s) * xp.log(xp.maximum(state.a, TINY)) + s * u
             state.a = xp.exp(self._log_softmax(u))
         state.pred = (state.a[:, None, :] @ state.mu)[:, 0, :]
 

@@ -659,3 +659,19 @@ def test_cases_cover_the_brief():
     assert specs["f-teacher"].regions["IT"].teacher == "label"
     assert "predictive" in known_kinds()
     assert list(itertools.chain(CASES))[: len(known_kinds())] == [f"kind-{k}" for k in known_kinds()]
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.5])
+def test_softmax_settling_refines_the_first_guess_instead_of_replacing_it(rate, digits):
+    """One step moves log a a fraction ``rate`` of the way to the minimiser: a mirror-descent step from the guess."""
+    spec = calm("c-softmax")
+    model = Model(spec)
+    run_rounds(model, spec, digits, 3)
+    x = stimuli(spec, digits, 64, 0, train=False)
+    a0 = model.settle(x, steps=0).activity["IT"]
+    a1 = model.settle(x, steps=1, rate=rate, tol=0).activity["IT"]
+    full = model.settle(x, steps=1, rate=1.0, tol=0).activity["IT"]     # rate 1 jumps to the minimiser
+    expected = np.exp((1 - rate) * np.log(a0) + rate * np.log(full))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(a1, expected, rtol=1e-3, atol=1e-6)
+    assert np.abs(a1 - a0).sum() < np.abs(full - a0).sum()
