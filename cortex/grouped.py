@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np   # host-side only: reading precisions at settle start, never for array math on the backend
+
 from cortex.regions.predictive import Predictive, State
 
 # Parameters this kernel implements. A region whose parameter model has any other field falls back to the
@@ -98,6 +100,11 @@ class LinearGroup:
             self.prior = z(G, B, n)
             self._ctx = [self._context_links(env, j, i) for i, j in enumerate(self.members)]
             self._prior_ready = [False] * G
+        # precision as a Python scalar when it is uniform (NumPy buffers a broadcast vector operand on every
+        # call), else spelled out to the buffers' full shape
+        pi_host = b.to_numpy(self.pi)
+        self.pi_op = float(pi_host[0]) if (pi_host == pi_host[0]).all() else b.asarray(
+            np.broadcast_to(pi_host, (G, B, self.d_x)))
         self.eta = b.asarray([[[rate / (r._steps() + curv[j])]] for j, r in zip(self.members, self.regions)])
         for i, j in enumerate(self.members):
             st = states[j]
@@ -115,7 +122,7 @@ class LinearGroup:
         for link in env.compiled[j].ctx_links:
             s0, s1 = link.start, link.stop
             part, scratch = b.zeros((B, self.n)), b.zeros((B, s1 - s0))
-            V, c = self.V[i, s0:s1, :], self.c[s0:s1]
+            V, c = self.V[i, s0:s1, :], float(self.backend.to_numpy(self.c[s0:s0 + 1])[0])   # one link, one precision
             if link.is_input or link.delay:
                 if link.is_input:
                     src = env.inputs[link.source]
@@ -164,7 +171,7 @@ class LinearGroup:
         external = False
         for i, j in enumerate(self.members):
             external |= env.external_gradient(j, self.gext[i, ...], self.T2[i, ...])
-        ops.residual(self.X, self.P, self.pi, self.E, self.E2, self.cauchy2)
+        ops.residual(self.X, self.P, self.pi_op, self.E, self.E2, self.cauchy2)
         ops.matmul(self.E, self.Wt, self.Gd)
         ops.subtract(p.sparsity, self.Gd, self.Gd)                 # -(eps W^T) + sparsity
         if self.d_y:
@@ -198,13 +205,13 @@ class LinearGroup:
         ops.subtract(self.X, self.P, self.E)
         self.E *= self.E
         if self.cauchy2 is None:
-            self.E *= self.pi
+            self.E *= self.pi_op
             ops.sum_last(self.E, self.en)
             self.en *= 0.5
         else:
             self.E *= 1.0 / self.cauchy2
             ops.log1p_(self.E)
-            self.E *= self.pi
+            self.E *= self.pi_op
             ops.sum_last(self.E, self.en)
             self.en *= 0.5 * self.cauchy2
         ops.sum_last(self.A, self.tb)

@@ -15,9 +15,13 @@ class Ops:
         self.backend, self.xp = backend, backend.xp
         self.native = backend.name in ("numpy", "cupy")
         self.fused = _cupy_kernels(backend.xp) if backend.name == "cupy" else None
+        self.log = None    # a list while the benchmark counts matmul shapes
+
 
     # ----- plain operations --------------------------------------------------------------------
     def matmul(self, a, b, out):
+        if self.log is not None:
+            self.log.append((tuple(a.shape), tuple(b.shape), _transposed(b)))
         if self.native:
             return self.xp.matmul(a, b, out=out)
         out[...] = a @ b
@@ -100,6 +104,11 @@ class Ops:
         tmp /= tau
         H += tmp
         return H
+
+
+def _transposed(b) -> bool:
+    strides = getattr(b, "strides", None)
+    return bool(strides) and len(strides) >= 2 and strides[-2] < strides[-1]
 
 
 def _cupy_kernels(cupy):

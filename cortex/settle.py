@@ -256,13 +256,14 @@ class Env:
         if not simple:
             return ("generic", q, s0, s1)
         scale2 = None if region.p.error == "gaussian" else region.p.error_scale ** 2
-        return ("residual", q, s0, s1, region.pi[s0:s1], scale2)
+        pi = float(self.backend.to_numpy(region.pi[s0:s0 + 1])[0])       # one link: one precision, a scalar
+        return ("residual", q, s0, s1, pi, scale2)
 
     def _context_target(self, q, s0, s1):
         if q in self.groups:
             grp, k = self.groups[q]
             Vt = self.backend.xp.moveaxis(grp.V[k, s0:s1, :], -1, -2)     # (n_q, n_j)
-            return ("linear", q, grp, k, Vt, grp.c[s0:s1])
+            return ("linear", q, grp, k, Vt, float(self.backend.to_numpy(grp.c[s0:s0 + 1])[0]))
         return ("generic", q, s0, s1)
 
     def external_gradient(self, j, out, tmp) -> bool:
@@ -275,7 +276,8 @@ class Env:
         for entry in preds:
             if entry[0] == "residual":
                 _, q, s0, s1, pi, scale2 = entry
-                ops.residual(a, self.states[q].pred[:, s0:s1], pi, tmp, self._tmp2[j], scale2)
+                tmp[...] = self.states[q].pred[:, s0:s1]   # a strided operand would make NumPy buffer the ufunc
+                ops.residual(a, tmp, pi, tmp, self._tmp2[j], scale2)
                 out += tmp
             else:
                 _, q, s0, s1 = entry
