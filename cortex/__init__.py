@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 from .checkpoint import load_checkpoint  # noqa: E402
 from .errors import CortexError, SpecError  # noqa: E402
 from .model import Model, SettleResult  # noqa: E402
+from .runner import run  # noqa: E402
 from .spec import NetworkSpec, load_spec  # noqa: E402
 
 
@@ -44,4 +45,4 @@ def load(name_or_path: str | os.PathLike, backend: str | None = None) -> Model:
 
 
 __all__ = ["CortexError", "Model", "NetworkSpec", "SettleResult", "SpecError", "load", "load_checkpoint",
-           "load_spec", "graph_path", "shipped_graphs"]
+           "load_spec", "graph_path", "run", "shipped_graphs"]

@@ -54,16 +54,11 @@ def validate(graphs):
 def run(graph, out, backend, quiet):
     """Run the experiment of GRAPH (a shipped name such as 'digits', or a YAML file)."""
     from .experiments import get_experiment_kind
+    from .runner import run as run_experiment
 
-    spec = _spec(graph)
-    if spec.experiment is None:
-        raise CortexError(f"{graph}: the graph has no 'experiment' block, so there is nothing to run")
-    if backend:
-        spec = spec.model_copy(update={"backend": backend})
-    out = Path(out or Path("runs") / spec.name)
-    experiment = get_experiment_kind(spec.experiment.kind)(spec, spec.experiment)
-    results = experiment.run(out, progress=not quiet)
-    click.echo(experiment.summary(results))
+    results = run_experiment(graph, out, backend=backend, progress=not quiet)
+    out = Path(out or Path("runs") / results["graph"])
+    click.echo(get_experiment_kind(results["experiment"]).summary(results))
     click.echo(f"results: {out / 'results.json'}; figures: {', '.join(results.get('figures', []))}")
 
 

@@ -16,6 +16,7 @@ see ordinary (B, n) arrays. The equations are those of ``Predictive._step_linear
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np   # host-side only: reading precisions at settle start, never for array math on the backend
 
@@ -26,15 +27,16 @@ from cortex.regions.predictive import Predictive, State
 KNOWN_FIELDS = frozenset({
     "kind", "hypotheses", "inputs", "teacher", "competition", "factors", "precision", "context_precision",
     "sparsity", "inhibition", "inhibition_lr", "temperature", "error", "error_scale", "lr", "lr_context",
-    "lr_recognition", "adaptation", "noise", "first_guess", "normalize", "init_scale"})
+    "lr_recognition", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale"})
 # Parameters that enter a settling step (the rest act at start or in learning): members must agree on these.
 STEP_FIELDS = ("competition", "precision", "context_precision", "sparsity", "inhibition", "error", "error_scale",
-               "adaptation", "noise")
+               "adaptation", "noise", "noise_tau")
 
 
 def eligible(region) -> bool:
     """Whether ``region`` can be stepped by a :class:`LinearGroup`."""
     return (type(region) is Predictive and region.p.competition in ("none", "lateral") and region.p.teacher is None
+            and not getattr(region.p, "noise_tau", 0.0)          # coloured noise: the region's own step
             and set(type(region.p).model_fields) <= KNOWN_FIELDS)
 
 
@@ -105,7 +107,9 @@ class LinearGroup:
         pi_host = b.to_numpy(self.pi)
         self.pi_op = float(pi_host[0]) if (pi_host == pi_host[0]).all() else b.asarray(
             np.broadcast_to(pi_host, (G, B, self.d_x)))
-        self.eta = b.asarray([[[rate / (r._steps() + curv[j])]] for j, r in zip(self.members, self.regions)])
+        etas = [rate / (r._steps() + curv[j]) for j, r in zip(self.members, self.regions)]
+        self.eta = b.asarray([[[e]] for e in etas])
+        self.sqrt_eta = b.asarray([[[math.sqrt(e)]] for e in etas])
         for i, j in enumerate(self.members):
             st = states[j]
             self.A[i, ...], self.H[i, ...], self.P[i, ...] = st.a, st.h, st.pred
@@ -188,7 +192,7 @@ class LinearGroup:
             for i, j in enumerate(self.members):
                 env.noise_streams[j].normal_into(self.N[i, ...], p.noise)
             noise = self.N
-        ops.update(self.A, self.Gd, self.eta, self.H, noise)
+        ops.update(self.A, self.Gd, self.eta, self.sqrt_eta, self.H if self.adapting else None, noise, self.T)
         ops.matmul(self.A, self.W, self.P)
         if self.lateral:
             ops.matmul(self.A, self.L, self.AL)

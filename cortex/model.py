@@ -36,6 +36,8 @@ class SettleResult:
     stimulus_energy : (batch,) final energy of each stimulus.
     steps : steps actually run; ``converged`` says whether ``tol`` stopped it early.
     trace : region name -> (steps_run + 1, batch, hypotheses) activity at every step (``record=True``).
+    prediction : region name -> (batch, d_X) the region's top-down prediction of its input X (its input
+        sources concatenated in the order the graph lists them), read from the final state on first access.
     """
 
     activity: dict[str, np.ndarray]
@@ -48,6 +50,21 @@ class SettleResult:
     trace: dict[str, np.ndarray] | None = None
     _device: settling.SettleState | None = field(default=None, repr=False)
     _model_id: int = field(default=0, repr=False)
+    _backend: Backend | None = field(default=None, repr=False)
+    _prediction: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def prediction(self) -> dict[str, np.ndarray]:
+        """Region name -> (batch, d_X) host copy of what the region predicts its input X is (e.g. the image a
+        read-out region fed by the retina expects, occluded parts included). Copied off the device only when
+        first read, so settling pays nothing for it; regions whose kind keeps no prediction are left out."""
+        if self._prediction is None:
+            if self._device is None or self._backend is None:
+                raise StimulusError("this SettleResult holds no settled state to read predictions from")
+            self._prediction = {name: self._backend.to_numpy(st.pred)
+                                for name, st in zip(self.activity, self._device.states)
+                                if getattr(st, "pred", None) is not None}
+        return self._prediction
 
     def winners(self, region: str) -> np.ndarray:
         """(batch,) index of the most active hypothesis of ``region`` (the label read off by analysis by synthesis)."""
@@ -183,7 +200,7 @@ class Model:
             steps=energy.shape[0], converged=converged,
             trace=({n: np.stack([b.to_numpy(frame[j]) for frame in trace]) for j, n in enumerate(names)}
                    if record else None),
-            _device=device, _model_id=id(self))
+            _device=device, _model_id=id(self), _backend=b)
 
     def learn(self, result: SettleResult) -> None:
         """One online, local synaptic update of every region from a settled batch."""

@@ -81,17 +81,24 @@ class Ops:
         out *= pi
         return out
 
-    def update(self, A, G, eta, H, N):
-        """A <- max(A - eta * G - H (+ N), 0); ``G`` is used as scratch."""
+    def update(self, A, G, eta, sqrt_eta, H, N, tmp):
+        """A <- max((A - eta * G (+ sqrt(eta) * N)) / (1 + eta * H), 0): a gradient step, Langevin noise, and the
+        proximal step on the fatigue term (``H`` None: no fatigue). ``G`` and ``N`` are used as scratch."""
         if self.fused is not None:
+            if H is None:
+                H = 0    # a scalar zero: 1 + eta * 0 = 1
             if N is None:
                 return self.fused["update"](G, eta, H, A)
-            return self.fused["update_noise"](G, eta, H, N, A)
+            return self.fused["update_noise"](G, eta, sqrt_eta, H, N, A)
         G *= eta
         A -= G
-        A -= H
         if N is not None:
+            N *= sqrt_eta
             A += N
+        if H is not None:
+            self.multiply(H, eta, tmp)
+            tmp += 1.0
+            A /= tmp
         return self.relu_(A)
 
     def adapt(self, H, A, strength: float, tau: float, tmp):
@@ -118,7 +125,8 @@ def _cupy_kernels(cupy):
         "residual_gauss": ek("T x, T p, T pi", "T out", "out = (x - p) * pi", "cortex_residual_gauss"),
         "residual_cauchy": ek("T x, T p, T pi, T inv_c2", "T out",
                               "T r = x - p; out = r / (1 + r * r * inv_c2) * pi", "cortex_residual_cauchy"),
-        "update": ek("T g, T eta, T h", "T a", "a = max(a - eta * g - h, (T)0)", "cortex_update"),
-        "update_noise": ek("T g, T eta, T h, T n", "T a", "a = max(a - eta * g - h + n, (T)0)", "cortex_update_noise"),
+        "update": ek("T g, T eta, T h", "T a", "a = max((a - eta * g) / (1 + eta * h), (T)0)", "cortex_update"),
+        "update_noise": ek("T g, T eta, T sq, T h, T n", "T a", "a = max((a - eta * g + sq * n) / (1 + eta * h), (T)0)",
+                           "cortex_update_noise"),
         "adapt": ek("T a, T s, T tau", "T h", "h = h + (s * a - h) / tau", "cortex_adapt"),
     }

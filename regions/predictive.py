@@ -10,10 +10,24 @@ Two forms of competition share this file because they share every term of the en
   ``sum_i a_i e_i`` with ``e_i`` hypothesis i's own prediction error, plus ``T sum_i a_i log a_i``:
   the free energy of a mixture. Classification by lowest energy is then exactly ``argmax a``.
 
+Adaptation and noise (off by default) make settling a stochastic, non-equilibrium process, written so
+that neither depends on the step size the curvature bound picks:
+
+- fatigue ``h`` (``h <- h + (strength * a - h) / tau``, per settling step) acts as a term ``h_i a_i^2 / 2``
+  for a ``none``/``lateral`` hypothesis, whose activity is an amplitude: a tired hypothesis loses gain
+  (divisive, like contrast adaptation in V1), taken as an exact proximal step; as ``h_i a_i`` for a
+  ``softmax`` hypothesis, whose activity is a probability: its energy rises by ``h_i``. Neither is part
+  of the reported energy, which stays the one of DESIGN.md;
+- ``noise: sigma`` with ``noise_tau: 0`` is Langevin noise, ``sqrt(eta) * sigma`` per step on the
+  activity (``none``/``lateral``; stationary density ~ exp(-2E / sigma^2)) or ``sigma`` on the energies
+  (``softmax``); with ``noise_tau > 0`` it is a fluctuation of every hypothesis' drive (energy units,
+  standard deviation ``sigma``) that decays with correlation time ``noise_tau`` steps (Ornstein-Uhlenbeck).
+
 All math is written once against ``backend.xp``; no loops over stimuli, hypotheses or neurons.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -45,6 +59,7 @@ class Params(RegionParams):
     lr_recognition: float | None = Field(None, ge=0)
     adaptation: Adaptation = Adaptation()
     noise: float = Field(0.0, ge=0)
+    noise_tau: float = Field(0.0, ge=0)
     first_guess: bool = True
     normalize: bool = True
     init_scale: float = Field(0.1, gt=0)
@@ -64,6 +79,7 @@ class State:
 
     a: Any                 # (B, n) activity (softmax: a distribution over hypotheses)
     h: Any                 # (B, n) adaptation
+    xi: Any = None         # (B, n) coloured noise (noise_tau > 0)
     z: Any = None          # (B, n, k) hypothesis parameters (softmax with factors)
     pred: Any = None       # (B, d_X) expected prediction of the input
     mu: Any = None         # (B, n, d_X) each hypothesis' own prediction (softmax)
@@ -223,6 +239,10 @@ class Predictive:
 
     def step(self, state: State, X, Y, g_ext, curv_ext: float, rate: float, noise=None) -> None:
         """One block update of this region given everything else: descends the energy when noise and adaptation are off."""
+        if noise is not None and self.p.noise_tau:   # coloured: an Ornstein-Uhlenbeck drive of std sigma
+            rho = math.exp(-1.0 / self.p.noise_tau)
+            state.xi = noise if state.xi is None else rho * state.xi + math.sqrt(1.0 - rho * rho) * noise
+            noise = state.xi
         if self.softmax:
             self._step_softmax(state, X, Y, g_ext, curv_ext, rate, noise)
         else:
@@ -245,9 +265,13 @@ class Predictive:
         if g_ext is not None:
             grad = grad + g_ext
         eta = rate / (self._steps() + curv_ext)
-        a = state.a - eta * grad - state.h
-        if noise is not None:
-            a = a + noise
+        if noise is not None and p.noise_tau:
+            grad = grad - noise                     # a fluctuating drive, in the gradient's units
+        a = state.a - eta * grad
+        if noise is not None and not p.noise_tau:
+            a = a + math.sqrt(eta) * noise          # Langevin: spread set by the curvature, not the step size
+        if p.adaptation.strength:
+            a = a / (1.0 + eta * state.h)           # proximal step on the fatigue term h a^2 / 2
         state.a = xp.maximum(a, 0.0)
         state.pred = state.a @ W
 
@@ -268,9 +292,13 @@ class Predictive:
             if noise is not None:
                 u = u + noise
             u = u / p.temperature
-            if g_ext is not None:   # mirror descent on the simplex when other regions' terms depend on a
-                s = min(1.0, rate * p.temperature / (p.temperature + curv_ext))
-                u = (1.0 - s) * xp.log(xp.maximum(state.a, TINY)) + s * (u - g_ext / p.temperature)
+            # mirror descent on the simplex: a step of size s from the current a towards the exact minimiser,
+            # so settling refines the first guess rather than replacing it in one jump
+            s = min(1.0, rate * p.temperature / (p.temperature + curv_ext))
+            if g_ext is not None:
+                u = u - g_ext / p.temperature
+            if s < 1.0:
+                u = (1.0 - s) * xp.log(xp.maximum(state.a, TINY)) + s * u
             state.a = xp.exp(self._log_softmax(u))
         state.pred = self._expected_prediction(state)
 

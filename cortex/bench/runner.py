@@ -145,6 +145,9 @@ def step_figures(rep: Report, key: str, model: Model, stimuli: dict, rounds: int
         rep.add(key, "float32 matmul rate, same shapes", flops / statistics.median(t["gemm"]) / 1e9, "GFLOP/s",
                 "measured beside it")
         rep.add(key, "fraction of matmul rate", median_ratio(t["gemm"], t["engine"]), "ratio", "target >= 0.6 (W1)")
+    else:
+        rep.notes.append(f"{key}: no grouped (linear) region, so no matmul-rate figure; its regions step through "
+                         "their own methods")
     if reference:
         rep.add(key, "reference step time (per-region loop)", statistics.median(t["reference"]) * 1e3, "ms")
         rep.add(key, "speed-up over reference", median_ratio(t["reference"], t["engine"]), "x")

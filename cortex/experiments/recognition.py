@@ -12,12 +12,12 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-from tqdm.auto import tqdm
 
 from cortex.region import Strict
 
 from . import register
 from .report import accuracy_table, provenance, write_results
+from .training import train_online
 
 
 class Params(Strict):
@@ -67,19 +67,9 @@ class Recognition:
         self.spec, self.p = spec, params
 
     def _train(self, model, X, y, epochs, rng, desc, progress):
-        from cortex.stimuli.digits import batches
-
-        p, eye = self.p, np.eye(10, dtype=np.float32)
-        n_batches = epochs * -(-len(X) // p.batch_size)
-        curve = []
-        with tqdm(total=n_batches, desc=desc, unit="batch", disable=not progress, leave=False) as bar:
-            for xb, yb in batches(X, y, p.batch_size, rng, epochs=epochs):
-                result = model.settle({p.stimulus: xb, p.label: eye[yb]}, steps=p.train_steps)
-                model.learn(result)
-                curve.append(float(result.energy[-1]) if result.steps else result.start_energy)
-                bar.update(1)
-                bar.set_postfix(energy=f"{curve[-1]:.2f}")
-        return curve
+        p = self.p
+        return train_online(model, X, y, stimulus=p.stimulus, label=p.label, batch_size=p.batch_size, epochs=epochs,
+                            rng=rng, steps=p.train_steps, desc=desc, progress=progress)
 
     def _accuracy(self, model, X, y):
         result = model.settle({self.p.stimulus: X}, steps=self.p.test_steps, noise=False)

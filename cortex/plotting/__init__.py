@@ -3,6 +3,6 @@
 Every function returns the matplotlib Figure and, given ``path``, writes a PNG atomically. Generic
 figures live in :mod:`cortex.plotting.core`; each experiment family's own figures in a module beside it.
 """
-from .core import plot_competition, plot_energy, plot_fields, plot_graph, plt, save_figure
+from .core import plot_competition, plot_energy, plot_fields, plot_graph, plot_lines, plt, save_figure
 
-__all__ = ["plot_competition", "plot_energy", "plot_fields", "plot_graph", "plt", "save_figure"]
+__all__ = ["plot_competition", "plot_energy", "plot_fields", "plot_graph", "plot_lines", "plt", "save_figure"]

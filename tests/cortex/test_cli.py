@@ -152,7 +152,7 @@ def test_validate_reports_every_error_with_its_line(capsys, tmp_path):
 
 def test_validate_missing_file_and_unknown_name_exit_2(capsys, tmp_path):
     proc = cortex_main(capsys, "validate", tmp_path / "nowhere.yaml", "no-such-graph")
-    assert_user_error(proc, "file not found", "nowhere.yaml", "no graph named 'no-such-graph'", "(digits)")
+    assert_user_error(proc, "file not found", "nowhere.yaml", "no graph named 'no-such-graph'", "shipped graphs (", "digits")
 
 
 def _alias_bomb() -> str:

@@ -412,3 +412,59 @@ connections:
     assert [list(m.regions)[i] for i in m._up] == ["bottom", "mid", "top"]
     r = m.settle({"retina": np.ones((2, 4))}, steps=3)
     assert {k: v.shape for k, v in r.activity.items()} == {"top": (2, 2), "mid": (2, 3), "bottom": (2, 4)}
+
+
+# ------------------------------------------------------------------------------------------- predictions
+
+def test_prediction_is_each_regions_top_down_prediction_of_its_input(model, digits):
+    X = batch(digits, 8)
+    w = {n: {k: model.backend.to_numpy(v) for k, v in reg.weights.items()} for n, reg in model.regions.items()}
+    first = model.settle({"retina": X}, steps=0)
+    assert set(first.prediction) == {"V1", "IT"}
+    for name, d_x in (("V1", 64), ("IT", 12)):
+        p = first.prediction[name]
+        assert type(p) is np.ndarray and p.dtype == np.float32 and p.shape == (8, d_x)
+    # linear region: the shared reconstruction a W; softmax region at rest (z = 0): the mixture of mean fields a M
+    np.testing.assert_allclose(first.prediction["V1"], first.activity["V1"] @ w["V1"]["W"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(first.prediction["IT"], first.activity["IT"] @ w["IT"]["M"], rtol=1e-5, atol=1e-6)
+    settled = model.settle({"retina": X}, steps=10, noise=False)
+    np.testing.assert_allclose(settled.prediction["V1"], settled.activity["V1"] @ w["V1"]["W"], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(settled.prediction["IT"], first.prediction["IT"])   # factors moved with settling
+
+
+def test_prediction_is_a_cached_host_copy(model, digits):
+    X = batch(digits, 8)
+    r = model.settle({"retina": X}, steps=5, noise=False)
+    p = r.prediction
+    assert r.prediction is p
+    p["V1"][:] = 7.0                      # editing the copy leaves the settled state (and learning) alone
+    clean = Model(load_spec(text=TWO_LEVEL))
+    clean.learn(clean.settle({"retina": X}, steps=5, noise=False))
+    model.learn(r)
+    for name in clean.regions:
+        for key, value in clean.regions[name].weights.items():
+            np.testing.assert_array_equal(model.backend.to_numpy(model.regions[name].weights[key]),
+                                          clean.backend.to_numpy(value), err_msg=f"{name}.{key}")
+
+
+def test_trained_prediction_reconstructs_the_input(digits):
+    data = cortex.load_spec(cortex.graph_path("digits")).to_dict()
+    data["regions"]["IT"]["factors"] = 4
+    m = Model(spec_from_dict(data))
+    eye = np.eye(10, dtype=np.float32)
+    for i in range(20):
+        sl = slice(32 * i, 32 * i + 32)
+        m.learn(m.settle({"retina": digits.X_train[sl], "label": eye[digits.y_train[sl]]}, steps=20))
+    X = digits.X_test[:64]
+    guess, settled = m.settle({"retina": X}, steps=0), m.settle({"retina": X}, steps=30, tol=0, noise=False)
+    err = lambda r: float(np.mean((r.prediction["IT"] - X) ** 2))
+    mean_image = float(np.mean((digits.X_train.mean(axis=0) - X) ** 2))
+    assert err(settled) < 0.5 * err(guess)
+    assert err(settled) < 0.6 * mean_image, (err(settled), mean_image)   # about 0.03 against 0.07
+
+
+def test_prediction_needs_a_settled_state():
+    r = SettleResult(activity={}, energy=np.zeros(0), region_energy={}, start_energy=0.0,
+                     stimulus_energy=np.zeros(0), steps=0, converged=False)
+    with pytest.raises(StimulusError, match="no settled state"):
+        r.prediction

@@ -3,9 +3,10 @@
 Each case is a small region graph. For each: parameters round-trip and bad ones are refused with a
 SpecError; the same seed gives bit-identical results; without noise and adaptation settling never
 raises the energy (also after learning); the derivatives a region sends to its sources are the true
-derivatives of its energy; NumPy and ``array_api_strict`` agree. A last test checks the dynamics: with
+derivatives of its energy; NumPy and ``array_api_strict`` agree. The last tests check the dynamics: with
 adaptation and noise, two equally supported hypotheses alternate (rivalry), and without adaptation
-they do not.
+they do not; white noise is Langevin (its spread follows the energy's curvature, not the step size),
+coloured noise (``noise_tau``) is a slow drive, and fatigue divides a hypothesis' gain.
 """
 from __future__ import annotations
 
@@ -116,9 +117,9 @@ def calm(case, dtype="float32"):
     return make_spec(case, dtype, noise=0.0, adaptation={"strength": 0.0, "tau": 20.0})
 
 
-def lively(case):
-    """Noise and adaptation on: exercises the stochastic code paths."""
-    return make_spec(case, noise=0.05, adaptation={"strength": 0.2, "tau": 10.0})
+def lively(case, noise_tau: float = 0.0):
+    """Noise and adaptation on: exercises the stochastic code paths (coloured noise with ``noise_tau``)."""
+    return make_spec(case, noise=0.05, noise_tau=noise_tau, adaptation={"strength": 0.2, "tau": 10.0})
 
 
 def stimuli(spec, digits, batch: int, i: int, train: bool = True):
@@ -207,6 +208,7 @@ PREDICTIVE_BAD = [
     "error_scale: 0",
     "sparsity: -0.1",
     "noise: -0.1",
+    "noise_tau: -1.0",
     "lr: -0.01",
     "adaptation: {strength: -1.0}",
     "adaptation: {tau: 0.5}",
@@ -226,9 +228,10 @@ def test_bad_predictive_params_raise_spec_error(bad):
 
 # ------------------------------------------------------------------------------------------- determinism
 
+@pytest.mark.parametrize("noise_tau", [0.0, 5.0])
 @pytest.mark.parametrize("case", CASES)
-def test_same_seed_is_bit_identical(case, digits):
-    spec = lively(case)
+def test_same_seed_is_bit_identical(case, noise_tau, digits):
+    spec = lively(case, noise_tau)
     runs = []
     for _ in range(2):
         model = Model(spec)
@@ -483,10 +486,10 @@ def _hyp_energy(E_of, a, i, z, z_i=None):
 
 # ------------------------------------------------------------------------------------------- backends
 
-@pytest.mark.parametrize("variant", ["calm", "lively"])
+@pytest.mark.parametrize("variant", ["calm", "lively", "coloured"])
 @pytest.mark.parametrize("case", CASES)
 def test_numpy_and_array_api_strict_agree(case, variant, digits):
-    spec = calm(case) if variant == "calm" else lively(case)
+    spec = {"calm": calm, "lively": lively, "coloured": lambda c: lively(c, noise_tau=5.0)}[variant](case)
     models = {b: Model(spec, backend=b) for b in ("numpy", "array_api_strict")}
     assert models["array_api_strict"].backend.xp.__name__ == "array_api_strict"
     res = {b: run_rounds(m, spec, digits, 3, steps=12, record=True) for b, m in models.items()}
@@ -566,7 +569,7 @@ def _rival(strength, noise, seed=0):
 
 
 def test_ambiguous_input_with_adaptation_and_noise_alternates():
-    trace = _rival(strength=0.5, noise=0.05)
+    trace = _rival(strength=3.0, noise=0.1)
     runs = _dominance_runs(trace)
     switches = np.array([len(r) for r in runs])
     assert np.all(switches >= 10), switches                       # the winner changes many times in every trial
@@ -584,13 +587,62 @@ def test_ambiguous_input_with_adaptation_and_noise_alternates():
 
 
 def test_without_adaptation_one_interpretation_stays():
-    runs = _dominance_runs(_rival(strength=0.0, noise=0.05))
+    runs = _dominance_runs(_rival(strength=0.0, noise=0.1))
     assert all(len(r) <= 1 for r in runs), [len(r) for r in runs]
 
 
 def test_rivalry_is_reproducible():
-    np.testing.assert_array_equal(_rival(0.5, 0.05, seed=2), _rival(0.5, 0.05, seed=2))
-    assert not np.array_equal(_rival(0.5, 0.05, seed=2), _rival(0.5, 0.05, seed=3))
+    np.testing.assert_array_equal(_rival(3.0, 0.1, seed=2), _rival(3.0, 0.1, seed=2))
+    assert not np.array_equal(_rival(3.0, 0.1, seed=2), _rival(3.0, 0.1, seed=3))
+
+
+# ------------------------------------------------------------------------------------------- how noise and fatigue enter
+
+ONE = """
+name: one
+seed: 5
+inputs: {{x: {{shape: [4]}}}}
+regions:
+  P: {{kind: predictive, hypotheses: 1, inputs: [x], competition: none, first_guess: false, precision: {precision},
+      noise: {noise}, noise_tau: {noise_tau}, adaptation: {{strength: {strength}, tau: 2}}}}
+settle: {{steps: 3000, rate: 0.5, tol: 0}}
+"""
+
+
+def _one(precision=1.0, noise=0.0, noise_tau=0.0, strength=0.0, rate=0.5, drive=3.0, steps=3000, batch=64):
+    """A single hypothesis with a unit field and input ``drive`` times that field: its activity over time."""
+    model = Model(load_spec(text=ONE.format(precision=precision, noise=noise, noise_tau=noise_tau, strength=strength)))
+    model.regions["P"].load_weights({"W": np.array([[1, 0, 0, 0]], np.float32)})
+    x = np.tile(np.array([[drive, 0, 0, 0]], np.float32), (batch, 1))
+    return model.settle({"x": x}, steps=steps, rate=rate, tol=0, record=True).trace["P"][:, :, 0]
+
+
+@pytest.mark.parametrize("rate", [0.25, 1.0])
+@pytest.mark.parametrize("precision", [1.0, 4.0])
+def test_white_noise_is_langevin(precision, rate):
+    """sqrt(eta) scaling: the spread around the minimum follows the energy's curvature k (Boltzmann: ~1/sqrt(k)),
+    exactly sigma / sqrt(k (2 - rate)) for the discrete step, instead of being fixed per step whatever the energy."""
+    a = _one(precision=precision, noise=0.3, rate=rate)[500:]
+    np.testing.assert_allclose(a.mean(), 3.0, atol=0.02)
+    np.testing.assert_allclose(a.std(), 0.3 / np.sqrt(precision * (2 - rate)), rtol=0.08)
+
+
+def test_coloured_noise_is_a_slow_drive():
+    """noise_tau > 0: an Ornstein-Uhlenbeck drive of standard deviation sigma and correlation time noise_tau steps."""
+    a = _one(noise=0.3, noise_tau=20.0, rate=1.0)[200:] - 3.0     # rate 1, k 1: a follows its drive in one step
+    np.testing.assert_allclose(a.std(), 0.3, rtol=0.1)
+    lag = np.mean(a[20:] * a[:-20]) / np.mean(a * a)
+    assert abs(lag - np.exp(-1.0)) < 0.1, lag
+    white = _one(noise=0.3, rate=1.0)[200:] - 3.0
+    assert abs(np.mean(white[20:] * white[:-20]) / np.mean(white * white)) < 0.05
+
+
+@pytest.mark.parametrize("rate", [0.3, 1.0])
+def test_fatigue_divides_the_gain(rate):
+    """Fatigue h -> strength * a adds h a^2 / 2: the adapted activity solves a (1 + strength a) = drive at any rate."""
+    a = _one(strength=1.0, rate=rate, steps=400, batch=2)[-1]
+    np.testing.assert_allclose(a, (np.sqrt(13.0) - 1) / 2, rtol=1e-4)    # a^2 + a - 3 = 0
+    np.testing.assert_allclose(_one(rate=rate, steps=400, batch=2)[-1], 3.0, rtol=1e-4)   # without fatigue: the drive
 
 
 def test_cases_cover_the_brief():
@@ -607,3 +659,19 @@ def test_cases_cover_the_brief():
     assert specs["f-teacher"].regions["IT"].teacher == "label"
     assert "predictive" in known_kinds()
     assert list(itertools.chain(CASES))[: len(known_kinds())] == [f"kind-{k}" for k in known_kinds()]
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.5])
+def test_softmax_settling_refines_the_first_guess_instead_of_replacing_it(rate, digits):
+    """One step moves log a a fraction ``rate`` of the way to the minimiser: a mirror-descent step from the guess."""
+    spec = calm("c-softmax")
+    model = Model(spec)
+    run_rounds(model, spec, digits, 3)
+    x = stimuli(spec, digits, 64, 0, train=False)
+    a0 = model.settle(x, steps=0).activity["IT"]
+    a1 = model.settle(x, steps=1, rate=rate, tol=0).activity["IT"]
+    full = model.settle(x, steps=1, rate=1.0, tol=0).activity["IT"]     # rate 1 jumps to the minimiser
+    expected = np.exp((1 - rate) * np.log(a0) + rate * np.log(full))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(a1, expected, rtol=1e-3, atol=1e-6)
+    assert np.abs(a1 - a0).sum() < np.abs(full - a0).sum()
