@@ -87,6 +87,19 @@ class Random:
         draw = self.generator.standard_normal(shape, dtype=np.float32 if self.backend.dtype_name == "float32" else np.float64)
         return self.backend.asarray(draw * scale)
 
+    def normal_into(self, out, scale: float = 1.0):
+        """Fill ``out`` with the numbers ``normal(out.shape, scale)`` would return, without a new device array."""
+        if self._device is not None:
+            self._device.standard_normal(dtype=self.backend.dtype, out=out)
+            out *= scale
+            return out
+        if self.backend.name == "numpy":
+            self.generator.standard_normal(dtype=out.dtype, out=out)
+            out *= scale
+            return out
+        out[...] = self.normal(tuple(out.shape), scale)
+        return out
+
     def uniform(self, shape, low: float = 0.0, high: float = 1.0):
         if self._device is not None:
             return self._device.uniform(low, high, shape).astype(self.backend.dtype)

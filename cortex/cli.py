@@ -74,6 +74,33 @@ def draw(graph, out):
     click.echo(f"wrote {out}")
 
 
+@cli.command()
+@click.option("--workload", "-w", "workloads", multiple=True, type=click.Choice(["W1", "W2", "W3"]),
+              help="Workload(s) to run [default: all]. W1 digits hierarchy, W2 wide 180-region graph, W3 rivalry stream.")
+@click.option("--quick", is_flag=True, help="Tiny sizes and few rounds: checks the benchmark runs (seconds), not speed.")
+@click.option("--rounds", type=click.IntRange(1, 100), default=None, help="Timing rounds per figure (medians are reported).")
+@click.option("--batch", type=click.IntRange(1), default=None, help="Batch size for the chosen workloads.")
+@click.option("--regions", type=click.IntRange(2), default=None, help="W2: number of regions [180].")
+@click.option("--hypotheses", type=click.IntRange(1), default=None, help="W2: hypotheses per region [256].")
+@click.option("--no-reference", is_flag=True, help="Skip the per-region reference loop (it is slow on W2).")
+@click.option("--no-pcx", is_flag=True, help="Skip the PCX comparison even when PCX is installed.")
+@click.option("--no-scaling", is_flag=True, help="Skip the scaling figures.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the figures as JSON.")
+def bench(workloads, quick, rounds, batch, regions, hypotheses, no_reference, no_pcx, no_scaling, json_path):
+    """Measure settling speed: step time, matmul efficiency, reference ratio, memory, scaling, PCX."""
+    import json
+
+    from .bench import run as run_bench
+
+    report = run_bench(workloads or ("W1", "W2", "W3"), quick=quick, rounds=rounds, batch=batch, regions=regions,
+                       hypotheses=hypotheses, reference=not no_reference, pcx=not no_pcx, scaling=not no_scaling,
+                       echo=lambda line: click.echo(line, err=True))
+    click.echo(report.table())
+    if json_path:
+        Path(json_path).write_text(json.dumps(report.to_dict(), indent=1))
+        click.echo(f"wrote {json_path}")
+
+
 @cli.command(name="list")
 def list_graphs():
     """List the shipped region graphs."""

@@ -102,9 +102,12 @@ class Model:
     spec : a validated :class:`~cortex.spec.NetworkSpec` (see :func:`cortex.load`).
     backend : overrides ``spec.backend`` (e.g. ``"array_api_strict"`` in tests).
     batch : the batch size the memory check plans for.
+    group : step linear regions of equal shape together with batched matmuls (``False``: one region per
+        block, the same numbers; for tests and benchmarks).
     """
 
-    def __init__(self, spec: NetworkSpec, backend: str | None = None, batch: int = DEFAULT_BATCH):
+    def __init__(self, spec: NetworkSpec, backend: str | None = None, batch: int = DEFAULT_BATCH,
+                 group: bool = True):
         need, have = estimate_bytes(spec, batch), available_bytes()
         if need > have:
             raise ResourceError(f"the graph {spec.name!r} would need about {need / 2**30:.1f} GiB for a batch of {batch} "
@@ -139,6 +142,7 @@ class Model:
                     self._compiled[self._index[link.source]].context_of.append((j, link.start, link.stop))
         self._up = [self._index[n] for n in bottom_up_order(self.graph)]
         self._down = self._up[::-1]
+        self._schedule = settling.build_schedule(self._compiled, self._index, self._down, self.backend, group=group)
 
     def _links(self, conns) -> list[settling.Link]:
         links, start = [], 0
@@ -181,11 +185,11 @@ class Model:
         batch = next(iter((inputs or teachers).values())).shape[0]
         past_frames = [self._frame(r, batch) for r in (past or [])]
         device, per_step, start, final, trace, converged = settling.run(
-            self._compiled, self._index, self._up, self._down, self.backend, inputs, teachers, past_frames,
+            self._schedule, self._compiled, self._index, self._up, self.backend, inputs, teachers, past_frames,
             steps, rate, tol, s.check_every,
             self._noise if noise else None, record)
         b, xp = self.backend, self.backend.xp
-        energy = b.to_numpy(xp.stack(per_step)) if per_step else np.zeros((0, len(self._compiled)), self.backend.dtype_name)
+        energy = b.to_numpy(per_step)
         names = [c.name for c in self._compiled]
         return SettleResult(
             activity={n: b.to_numpy(st.a) for n, st in zip(names, device.states)},
@@ -193,7 +197,7 @@ class Model:
             region_energy={n: energy[:, j] for j, n in enumerate(names)},
             start_energy=float(b.to_numpy(xp.sum(start))),
             stimulus_energy=b.to_numpy(final),
-            steps=len(per_step), converged=converged,
+            steps=energy.shape[0], converged=converged,
             trace=({n: np.stack([b.to_numpy(frame[j]) for frame in trace]) for j, n in enumerate(names)}
                    if record else None),
             _device=device, _model_id=id(self), _backend=b)

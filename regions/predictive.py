@@ -153,6 +153,12 @@ class Predictive:
 
     def _hypothesis_energy(self, X, mu, z):
         """(B, n): e_i = sum pi rho(X - mu_i) + |z_i|^2 / 2."""
+        if not self.k and self.p.error == "gaussian":
+            # every stimulus sees the same mu_i = m_i: expand the square, one (B, d) x (d, n) matmul
+            # instead of a (B, n, d) residual
+            xp, M, Xp = self.xp, mu[0, ...], X * self.pi            # mu is M broadcast over the batch
+            return (0.5 * xp.sum(Xp * X, axis=-1, keepdims=True) - Xp @ xp.moveaxis(M, -1, -2)
+                    + 0.5 * xp.sum(M * M * self.pi, axis=-1))
         e = self.xp.sum(self._rho(X[:, None, :] - mu) * self.pi, axis=-1)
         if self.k:
             e = e + 0.5 * self.xp.sum(z * z, axis=-1)
@@ -180,7 +186,7 @@ class Predictive:
     def _predict(self, state: State, B: int) -> None:
         if self.softmax:
             state.mu = self._hypothesis_predictions(state.z, B)
-            state.pred = (state.a[:, None, :] @ state.mu)[:, 0, :]
+            state.pred = self._expected_prediction(state)
         else:
             state.pred = state.a @ self.weights["W"]
 
@@ -294,7 +300,13 @@ class Predictive:
             if s < 1.0:
                 u = (1.0 - s) * xp.log(xp.maximum(state.a, TINY)) + s * u
             state.a = xp.exp(self._log_softmax(u))
-        state.pred = (state.a[:, None, :] @ state.mu)[:, 0, :]
+        state.pred = self._expected_prediction(state)
+
+    def _expected_prediction(self, state):
+        """(B, d_X) sum_i a_i mu_i (without factors mu_i = m_i for every stimulus: one plain matmul)."""
+        if not self.k:
+            return state.a @ state.mu[0, ...]
+        return (state.a[:, None, :] @ state.mu)[:, 0, :]
 
     def energy(self, state: State, X, Y):
         """(B,) this region's share of the energy for each stimulus."""

@@ -1,0 +1,105 @@
+"""W1 in PCX (the JAX predictive-coding library), for a side-by-side time per settling step.
+
+The same layer sizes (64 -> 256 -> 128 -> 10) and batch as W1, written the way PCX's own examples
+write a predictive-coding network: linear layers with ReLU between value nodes (vodes), settling as
+gradient steps of the nodes on the energy inside one compiled function (``pxf.scan`` over steps), then
+one weight update. The equations are PCX's standard ones, not cortex-sim's (no lateral competition, no
+softmax over hypotheses): the comparison is of the machinery on the same shapes. Needs the ``bench``
+extra (``pip install 'cortex-sim[bench]'``).
+"""
+from __future__ import annotations
+
+import time
+
+
+def available() -> str | None:
+    """None when PCX imports, else why not."""
+    try:
+        import pcx  # noqa: F401
+    except Exception as exc:  # ImportError, or a JAX that fails to load
+        return f"PCX not available ({type(exc).__name__}: {exc}); install it with: pip install 'cortex-sim[bench]'"
+    return None
+
+
+def build(batch: int, sizes=(64, 256, 128, 10), seed: int = 0):
+    """Return ``settle(T)``: run T settling steps plus one learning update on a fixed batch (compiled per T)."""
+    import os
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    import jax
+    import numpy as np
+    import optax
+    import pcx as px
+    import pcx.functional as pxf
+    import pcx.nn as pxnn
+    import pcx.predictive_coding as pxc
+    import pcx.utils as pxu
+
+    class Net(pxc.EnergyModule):
+        def __init__(self):
+            super().__init__()
+            self.layers = [pxnn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
+            self.vodes = [pxc.Vode() for _ in range(len(sizes) - 1)]
+            self.vodes[-1].h.frozen = True    # the label clamps the top, as in PCX's examples
+
+        def __call__(self, x, y=None):
+            for v, layer in zip(self.vodes[:-1], self.layers[:-1]):
+                x = v(jax.nn.relu(layer(x)))
+            x = self.vodes[-1](self.layers[-1](x))
+            if y is not None:
+                self.vodes[-1].set("h", y)
+            return self.vodes[-1].get("u")
+
+    @pxf.vmap(pxu.M(pxc.VodeParam | pxc.VodeParam.Cache).to((None, 0)), in_axes=(0, 0), out_axes=0)
+    def forward(x, y, *, model):
+        return model(x, y)
+
+    @pxf.vmap(pxu.M(pxc.VodeParam | pxc.VodeParam.Cache).to((None, 0)), in_axes=(0,), out_axes=(None, 0),
+              axis_name="batch")
+    def energy(x, *, model):
+        y_ = model(x, None)
+        return jax.lax.pmean(model.energy().sum(), "batch"), y_
+
+    def h_step(i, x, *, model, optim_h):
+        with pxu.step(model, clear_params=pxc.VodeParam.Cache):
+            _, g = pxf.value_and_grad(pxu.M_hasnot(pxc.VodeParam, frozen=True).to([False, True]), has_aux=True)(
+                energy)(x, model=model)
+        optim_h.step(model, g["model"])
+        return x, None
+
+    @pxf.jit(static_argnums=0)
+    def train_on_batch(T, x, y, *, model, optim_w, optim_h):
+        model.train()
+        with pxu.step(model, (pxc.STATUS.INIT, None), clear_params=pxc.VodeParam.Cache):
+            forward(x, y, model=model)
+        pxf.scan(h_step, xs=jax.numpy.arange(T))(x, model=model, optim_h=optim_h)
+        with pxu.step(model, clear_params=pxc.VodeParam.Cache):
+            (e, _), g = pxf.value_and_grad(pxu.M(pxnn.LayerParam).to([False, True]), has_aux=True)(energy)(x, model=model)
+        optim_w.step(model, g["model"])
+        return e
+
+    px.RKG.seed(seed)
+    model = Net()
+    rng = np.random.default_rng(seed)
+    x = jax.numpy.asarray(rng.random((batch, sizes[0]), dtype=np.float32))
+    y = jax.nn.one_hot(jax.numpy.asarray(rng.integers(0, sizes[-1], batch)), sizes[-1])
+    with pxu.step(model, (pxc.STATUS.INIT, None), clear_params=pxc.VodeParam.Cache):
+        forward(x, y, model=model)
+        optim_h = pxu.Optim(lambda: optax.sgd(0.1))
+        optim_h.init(pxu.M_hasnot(pxc.VodeParam, frozen=True)(model))
+        optim_w = pxu.Optim(lambda: optax.sgd(1e-3), pxu.M(pxnn.LayerParam)(model))
+
+    def settle(T: int) -> float:
+        e = train_on_batch(T, x, y, model=model, optim_w=optim_w, optim_h=optim_h)
+        return float(jax.block_until_ready(e))
+
+    return settle
+
+
+def compile_times(settle, steps=(20, 100)) -> dict:
+    """Seconds for the first call at each T (compilation included)."""
+    out = {}
+    for T in steps:
+        t0 = time.perf_counter()
+        settle(T)
+        out[T] = time.perf_counter() - t0
+    return out

@@ -1,0 +1,246 @@
+"""Grouped settling of linear predictive regions: G regions of equal shape stepped by one batched matmul.
+
+A :class:`LinearGroup` holds the weights of its G member regions stacked as (G, n, d) arrays and their
+settling state as (G, B, n) buffers, so one ``matmul`` call (one BLAS batch on the CPU, one kernel
+launch on a GPU) serves all of them. Members are regions of the ``predictive`` kind with competition
+``none`` or ``lateral``, no teacher, and identical shapes and step parameters; the schedule
+(:func:`cortex.settle.build_schedule`) only puts regions in one group when no energy term couples them,
+so stepping them together is exactly the sequential (Gauss-Seidel) sweep, reordered.
+
+The members keep their per-region interface: ``region.weights[k]`` is a view of its slice of the stack
+(learning and ``load_weights`` replace it with a new array, which the next settle copies back in), and
+each member's ``State`` holds views of the group's buffers, so ``learn``, checkpoints and past frames
+see ordinary (B, n) arrays. The equations are those of ``Predictive._step_linear`` and
+``Predictive.energy``; the tests hold this kernel to the region's own methods.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np   # host-side only: reading precisions at settle start, never for array math on the backend
+
+from cortex.regions.predictive import Predictive, State
+
+# Parameters this kernel implements. A region whose parameter model has any other field falls back to the
+# region's own ``step`` (a new option of the kind is then never silently ignored by the fast path).
+KNOWN_FIELDS = frozenset({
+    "kind", "hypotheses", "inputs", "teacher", "competition", "factors", "precision", "context_precision",
+    "sparsity", "inhibition", "inhibition_lr", "temperature", "error", "error_scale", "lr", "lr_context",
+    "lr_recognition", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale"})
+# Parameters that enter a settling step (the rest act at start or in learning): members must agree on these.
+STEP_FIELDS = ("competition", "precision", "context_precision", "sparsity", "inhibition", "error", "error_scale",
+               "adaptation", "noise", "noise_tau")
+
+
+def eligible(region) -> bool:
+    """Whether ``region`` can be stepped by a :class:`LinearGroup`."""
+    return (type(region) is Predictive and region.p.competition in ("none", "lateral") and region.p.teacher is None
+            and not getattr(region.p, "noise_tau", 0.0)          # coloured noise: the region's own step
+            and set(type(region.p).model_fields) <= KNOWN_FIELDS)
+
+
+def signature(region) -> str:
+    """Regions with equal signatures can share a group: same shapes, step parameters and precisions."""
+    b = region.backend
+    pi = b.to_numpy(region.pi).tolist()
+    c = b.to_numpy(region.c).tolist() if region.d_y else []
+    step = region.p.model_dump(include=set(STEP_FIELDS), mode="json")
+    return json.dumps([region.n, region.d_x, region.d_y, step, pi, c], sort_keys=True)
+
+
+class LinearGroup:
+    """Settling of G mutually uncoupled linear predictive regions of equal shape (see the module docstring)."""
+
+    def __init__(self, members: list[int], compiled, backend):
+        self.members = list(members)
+        self.G = len(self.members)
+        self.regions = [compiled[j].region for j in self.members]
+        r0 = self.regions[0]
+        self.backend, self.xp, self.p = backend, backend.xp, r0.p
+        self.n, self.d_x, self.d_y = r0.n, r0.d_x, r0.d_y
+        p = r0.p
+        self.lateral = p.competition == "lateral" and p.inhibition > 0 and "L" in r0.weights
+        self.cauchy2 = None if p.error == "gaussian" else p.error_scale ** 2
+        self.adapting = p.adaptation.strength > 0
+        self.pi, self.c = r0.pi, r0.c
+        self.keys = ["W"] + (["L"] if self.lateral else []) + (["V"] if self.d_y else [])
+        self.stack = {k: backend.zeros((self.G, *r0.weights[k].shape)) for k in self.keys}
+        self._views: list[dict] = [{} for _ in self.members]
+        self.sync()
+        self.W = self.stack["W"]
+        self.Wt = self.xp.moveaxis(self.W, -1, -2)
+        self.L = self.stack.get("L")
+        self.V = self.stack.get("V")
+
+    def sync(self) -> None:
+        """Copy into the stack any member weight that learning or ``load_weights`` replaced; members see views."""
+        for i, region in enumerate(self.regions):
+            for k in self.keys:
+                w = region.weights[k]
+                if w is self._views[i].get(k):
+                    continue
+                self.stack[k][i, ...] = w
+                view = self.stack[k][i, ...]
+                self._views[i][k] = view
+                region.weights[k] = view
+
+    # ----- per settle call ---------------------------------------------------------------------------
+    def begin(self, env, states, curv, rate):
+        """Allocate this call's buffers, move the first guess into them, hand members views of them."""
+        self.sync()
+        b, G, B, n = self.backend, self.G, env.batch, self.n
+        z = lambda *shape: b.zeros(shape)   # noqa: E731
+        self.A, self.H, self.P = z(G, B, n), z(G, B, n), z(G, B, self.d_x)
+        self.X, self.E = z(G, B, self.d_x), z(G, B, self.d_x)
+        self.E2 = z(G, B, self.d_x) if self.cauchy2 is not None else None
+        self.Gd, self.T, self.T2, self.gext = z(G, B, n), z(G, B, n), z(G, B, n), z(G, B, n)
+        self.AL = z(G, B, n) if self.lateral else None
+        self.N = z(G, B, n) if self.p.noise else None
+        self.en, self.tb = z(G, B), z(G, B)
+        if self.d_y:
+            self.prior = z(G, B, n)
+            self._ctx = [self._context_links(env, j, i) for i, j in enumerate(self.members)]
+            self._prior_ready = [False] * G
+        # precision as a Python scalar when it is uniform (NumPy buffers a broadcast vector operand on every
+        # call), else spelled out to the buffers' full shape
+        pi_host = b.to_numpy(self.pi)
+        self.pi_op = float(pi_host[0]) if (pi_host == pi_host[0]).all() else b.asarray(
+            np.broadcast_to(pi_host, (G, B, self.d_x)))
+        etas = [rate / (r._steps() + curv[j]) for j, r in zip(self.members, self.regions)]
+        self.eta = b.asarray([[[e]] for e in etas])
+        self.sqrt_eta = b.asarray([[[math.sqrt(e)]] for e in etas])
+        for i, j in enumerate(self.members):
+            st = states[j]
+            self.A[i, ...], self.H[i, ...], self.P[i, ...] = st.a, st.h, st.pred
+            states[j] = State(a=self.A[i, ...], h=self.H[i, ...], pred=self.P[i, ...])
+            env.bind(j, self.X[i, ...])
+        if self.lateral:
+            env.ops.matmul(self.A, self.L, self.AL)
+
+    def _context_links(self, env, j, i):
+        """Member i's context as one partial prior per link, (a_u * c) @ V[link rows]: when a source moves,
+        only its own part is recomputed (constant parts, from inputs and past frames, once per call)."""
+        b, ops, B = self.backend, env.ops, env.batch
+        links = []
+        for link in env.compiled[j].ctx_links:
+            s0, s1 = link.start, link.stop
+            part, scratch = b.zeros((B, self.n)), b.zeros((B, s1 - s0))
+            V, c = self.V[i, s0:s1, :], float(self.backend.to_numpy(self.c[s0:s0 + 1])[0])   # one link, one precision
+            if link.is_input or link.delay:
+                if link.is_input:
+                    src = env.inputs[link.source]
+                else:
+                    frame = env.past[-link.delay] if len(env.past) >= link.delay else None
+                    if frame is None:
+                        continue                      # no past frame yet: this part of the prior is zero
+                    src = frame[link.source]
+                ops.multiply(src, c, scratch)
+                ops.matmul(scratch, V, part)
+                links.append([None, part, None, None, None, None])
+            else:
+                links.append([env.index[link.source], part, scratch, V, c, None])
+        return links
+
+    def fresh_prior(self, env, i=None):
+        """Bring the context prior (Y * c) @ V of member ``i`` (or of all) up to date with its sources."""
+        ops = env.ops
+        for k in (range(self.G) if i is None else (i,)):
+            links = self._ctx[k]
+            changed = False
+            for link in links:
+                u = link[0]
+                if u is not None and link[5] != env.version[u]:
+                    ops.multiply(env.states[u].a, link[4], link[2])
+                    ops.matmul(link[2], link[3], link[1])
+                    link[5] = env.version[u]
+                    changed = True
+            if changed or not self._prior_ready[k]:
+                prior = self.prior[k, ...]
+                prior[...] = 0.0
+                for link in links:
+                    prior += link[1]
+                self._prior_ready[k] = True
+
+    def member_of(self, j) -> int:
+        return self.members.index(j)
+
+    # ----- the step ----------------------------------------------------------------------------------
+    def step(self, env):
+        ops, p = env.ops, self.p
+        for j in self.members:
+            env.fresh_x(j)
+        if self.d_y:
+            self.fresh_prior(env)
+        external = False
+        for i, j in enumerate(self.members):
+            external |= env.external_gradient(j, self.gext[i, ...], self.T2[i, ...])
+        ops.residual(self.X, self.P, self.pi_op, self.E, self.E2, self.cauchy2)
+        ops.matmul(self.E, self.Wt, self.Gd)
+        ops.subtract(p.sparsity, self.Gd, self.Gd)                 # -(eps W^T) + sparsity
+        if self.d_y:
+            ops.subtract(self.A, self.prior, self.T)
+            self.T *= p.context_precision
+            self.Gd += self.T
+        if self.lateral:
+            ops.multiply(self.AL, p.inhibition, self.T)
+            self.Gd += self.T
+        if external:
+            self.Gd += self.gext
+        noise = None
+        if self.N is not None and env.noise_streams:
+            for i, j in enumerate(self.members):
+                env.noise_streams[j].normal_into(self.N[i, ...], p.noise)
+            noise = self.N
+        ops.update(self.A, self.Gd, self.eta, self.sqrt_eta, self.H if self.adapting else None, noise, self.T)
+        ops.matmul(self.A, self.W, self.P)
+        if self.lateral:
+            ops.matmul(self.A, self.L, self.AL)
+        if self.adapting:
+            ops.adapt(self.H, self.A, p.adaptation.strength, p.adaptation.tau, self.T)
+        for j in self.members:
+            env.version[j] += 1
+
+    def energy(self, env, out):
+        """Each member's share of each stimulus' energy into rows ``members`` of ``out`` (regions, batch)."""
+        ops, p = env.ops, self.p
+        for j in self.members:
+            env.fresh_x(j)
+        ops.subtract(self.X, self.P, self.E)
+        self.E *= self.E
+        if self.cauchy2 is None:
+            self.E *= self.pi_op
+            ops.sum_last(self.E, self.en)
+            self.en *= 0.5
+        else:
+            self.E *= 1.0 / self.cauchy2
+            ops.log1p_(self.E)
+            self.E *= self.pi_op
+            ops.sum_last(self.E, self.en)
+            self.en *= 0.5 * self.cauchy2
+        ops.sum_last(self.A, self.tb)
+        self.tb *= p.sparsity
+        self.en += self.tb
+        if self.d_y:
+            self.fresh_prior(env)
+            ops.subtract(self.A, self.prior, self.T)
+            self.T *= self.T
+            ops.sum_last(self.T, self.tb)
+            self.tb *= 0.5 * p.context_precision
+            self.en += self.tb
+        if self.lateral:
+            ops.multiply(self.AL, self.A, self.T)
+            ops.sum_last(self.T, self.tb)
+            self.tb *= 0.5 * p.inhibition
+            self.en += self.tb
+        for i, j in enumerate(self.members):
+            out[j, ...] = self.en[i, ...]
+
+    def flops(self, batch: int) -> int:
+        """Multiply-add work (2 flops each) of one step of the group's own matmuls."""
+        per = 2 * batch * self.n * self.d_x * 2                 # eps W^T and a W
+        if self.lateral:
+            per += 2 * batch * self.n * self.n
+        if self.d_y:
+            per += 2 * batch * self.d_y * self.n                # the prior, each link's part once its source moved
+        return per * self.G

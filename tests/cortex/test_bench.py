@@ -1,0 +1,99 @@
+"""``cortex bench``: it runs on tiny workloads, prints the table, and its figures are sane (never timed)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cortex.backend import cupy_usable
+from cortex.bench import run
+from cortex.bench import workloads as W
+from cortex.cli import cli
+
+
+@pytest.fixture(scope="module")
+def quick_report():
+    return run(("W1", "W2", "W3"), quick=True, rounds=1, pcx=False)
+
+
+def test_quick_report_has_every_figure(quick_report):
+    rep = quick_report
+    names = {(f.workload, f.name) for f in rep.figures}
+    for w in ("W1", "W2", "W3"):
+        for figure in ("settle step time (all regions)", "settling steps per second",
+                       "speed-up over reference", "peak memory per stimulus (engine)",
+                       "bytes allocated by one step (engine)"):
+            assert (w, figure) in names, (w, figure)
+    for w in ("W1", "W2"):     # W3's rivalry region may step through its own methods (no grouped matmuls)
+        assert (w, "fraction of matmul rate") in names
+    assert ("W1", "one learning update") in names
+    assert ("W2", "grouped / one-region-per-block step time") in names
+    assert any(w == "scaling" for w, _ in names)
+    assert len(rep.workloads) == 3 and rep.workloads[1].startswith("W2")
+
+
+def test_quick_figures_are_sane(quick_report):
+    rep = quick_report
+    for f in rep.figures:
+        assert np.isfinite(f.value), f
+    for w in ("W1", "W2", "W3"):
+        step = rep.value(w, "settle step time (all regions)")
+        assert step > 0
+        np.testing.assert_allclose(rep.value(w, "settling steps per second"), 1e3 / step, rtol=1e-6)
+        assert rep.value(w, "speed-up over reference") > 0
+        assert rep.value(w, "peak memory per stimulus (engine)") > 0
+    for w in ("W1", "W2"):
+        assert rep.value(w, "matmul work per step") > 0
+        assert 0 < rep.value(w, "fraction of matmul rate")
+    # the W1 matmul work is what its shapes say: V1 (32x64 @ 64x64, twice, + 64x64 lateral), V2 likewise
+    B, v1, v2 = 32, 64, 32
+    flops = 2 * B * (2 * v1 * 64 + v1 * v1) + 2 * B * (2 * v2 * v1 + v2 * v2)
+    np.testing.assert_allclose(rep.value("W1", "matmul work per step"), flops / 1e9, rtol=1e-9)
+
+
+def test_cli_bench_prints_the_table(tmp_path):
+    out = tmp_path / "bench.json"
+    res = CliRunner().invoke(cli, ["bench", "--quick", "-w", "W3", "--rounds", "1", "--no-pcx", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "W3: rivalry stream" in res.output
+    assert "settle step time (all regions)" in res.output and "speed-up over reference" in res.output
+    data = json.loads(out.read_text())
+    assert data["quick"] is True and {f["workload"] for f in data["figures"]} == {"W3"}
+
+
+def test_cli_bench_refuses_bad_options():
+    res = CliRunner().invoke(cli, ["bench", "--workload", "W9"])
+    assert res.exit_code != 0 and "W9" in res.output
+    res = CliRunner().invoke(cli, ["bench", "--rounds", "0"])
+    assert res.exit_code != 0
+
+
+def test_w2_graph_has_the_promised_degrees():
+    spec = W.w2(regions=60, hypotheses=4, batch=2).spec
+    assert len(spec.regions) == 60
+    for name, p in spec.regions.items():
+        assert 2 <= len(p.inputs) <= 4 and p.hypotheses == 4
+        ctx = [c for c in spec.connections if c.target == name and c.role == "context"]
+        assert 2 <= len(ctx) <= 4
+        assert not {c.source for c in ctx} & set(p.inputs)
+
+
+def test_pcx_is_optional():
+    from cortex.bench import pcx_w1
+    why = pcx_w1.available()
+    assert why is None or "cortex-sim[bench]" in why
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cupy_usable(), reason="needs CuPy with a usable CUDA device (cortex.backend.cupy_usable() is False)")
+def test_cupy_fused_kernels_match_numpy():
+    """On a GPU: the fused elementwise kernels give the NumPy path's numbers, and a whole settle agrees."""
+    from cortex.model import Model
+    wl = W.w2(regions=16, hypotheses=32, batch=8)
+    a = Model(wl.spec).settle(wl.stimuli, steps=10, tol=0)
+    b = Model(wl.spec, backend="cupy").settle(wl.stimuli, steps=10, tol=0)
+    np.testing.assert_allclose(b.energy, a.energy, rtol=1e-4)
+    for name in a.activity:
+        np.testing.assert_allclose(b.activity[name], a.activity[name], rtol=1e-4, atol=1e-6)
