@@ -104,7 +104,7 @@ class Params(Strict):
         if p.teacher != self.teacher:
             out.append((f"region {self.region!r} must have teacher: {self.teacher} so training can name the grating",
                         "region"))
-        if getattr(p, "competition", None) != "lateral":
+        if p.kind != "spiking" and getattr(p, "competition", None) != "lateral":
             out.append((f"region {self.region!r} needs competition: lateral: softmax activity has no memory, so "
                         "fatigue gives fusion or flicker, not alternation", "region"))
         return out
