@@ -140,7 +140,7 @@ def step_figures(rep: Report, key: str, model: Model, stimuli: dict, rounds: int
     rep.add(key, "settle step time (all regions)", step * 1e3, "ms")
     rep.add(key, "settling steps per second", 1.0 / step, "steps/s")
     if flops:
-        rep.add(key, "matmul work per step", flops / 1e9, "GFLOP", "matmuls of grouped (linear) regions")
+        rep.add(key, "matmul work per step", flops / 1e9, "GFLOP", "matmuls the step issues (grouped regions, softmax block)")
         rep.add(key, "effective rate of the step", flops / step / 1e9, "GFLOP/s")
         rep.add(key, "float32 matmul rate, same shapes", flops / statistics.median(t["gemm"]) / 1e9, "GFLOP/s",
                 "measured beside it")
@@ -210,22 +210,33 @@ def settle_call_figures(rep: Report, key: str, model: Model, stimuli: dict, step
     rep.add(key, "one learning update", statistics.median(t["learn"]) * 1e3, "ms")
 
 
-def pcx_figures(rep: Report, key: str, model: Model, stimuli: dict, batch: int, rounds: int):
+def pcx_figures(rep: Report, key: str, model: Model, stimuli: dict, batch: int, rounds: int,
+                threads: int | None = None):
+    """PCX's step time on W1's shapes (in a worker process) beside the engine's, taking turns."""
     from . import pcx_w1
 
     why = pcx_w1.available()
     if why:
         rep.notes.append(why)
         return
-    settle = pcx_w1.build(batch)
-    comp = pcx_w1.compile_times(settle)
-    s = prepared(model, stimuli)
-    t = interleaved({"pcx20": lambda: settle(20), "pcx100": lambda: settle(100),
-                     "engine": lambda: [s.sweep(0) for _ in range(80)]}, rounds)
-    pcx_step = [(b - a) / 80 for a, b in zip(t["pcx20"], t["pcx100"])]
-    eng_step = [e / 80 for e in t["engine"]]
+    worker = pcx_w1.Worker(batch, threads)
+    try:
+        s = prepared(model, stimuli)
+        pcx_step, eng_step = [], []
+        for _ in range(rounds):
+            t20, t100 = worker.times()
+            pcx_step.append((t100 - t20) / 80)
+            t0 = time.perf_counter()
+            for _ in range(80):
+                s.sweep(0)
+            eng_step.append((time.perf_counter() - t0) / 80)
+    finally:
+        worker.close()
+    comp = worker.compile
+    label = "XLA default threads" if threads is None else f"XLA {pcx_w1.xla_flags(threads)}"
     rep.add(key, "PCX step time, same layer sizes", statistics.median(pcx_step) * 1e3, "ms",
-            f"compile {comp[20]:.1f} s (T=20) + {comp[100]:.1f} s (T=100)")
+            f"{label}; compile {comp['20']:.1f} s (T=20) + {comp['100']:.1f} s (T=100)")
+    rep.add(key, "engine step time beside it", statistics.median(eng_step) * 1e3, "ms", "80 steps per turn")
     rep.add(key, "PCX step time / engine step time", median_ratio(pcx_step, eng_step), "x", "> 1: engine faster")
 
 

@@ -47,9 +47,10 @@ def test_quick_figures_are_sane(quick_report):
     for w in ("W1", "W2"):
         assert rep.value(w, "matmul work per step") > 0
         assert 0 < rep.value(w, "fraction of matmul rate")
-    # the W1 matmul work is what its shapes say: V1 (32x64 @ 64x64, twice, + 64x64 lateral), V2 likewise
-    B, v1, v2 = 32, 64, 32
-    flops = 2 * B * (2 * v1 * 64 + v1 * v1) + 2 * B * (2 * v2 * v1 + v2 * v2)
+    # the W1 matmul work is what its shapes say: V1 (32x64 @ 64x64, twice), V2 and IT likewise; the uniform
+    # lateral inhibition of V1 and V2 needs no matmul (c (sum(a) - a))
+    B, v1, v2, it = 32, 64, 32, 10
+    flops = 2 * B * (2 * v1 * 64) + 2 * B * (2 * v2 * v1) + 2 * B * (2 * it * v2)
     np.testing.assert_allclose(rep.value("W1", "matmul work per step"), flops / 1e9, rtol=1e-9)
 
 
