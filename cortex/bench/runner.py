@@ -269,12 +269,37 @@ def scaling_figures(rep: Report, base: tuple[int, int, int], rounds: int):
 
 def run(workloads=("W1", "W2", "W3"), quick: bool = False, rounds: int | None = None, batch: int | None = None,
         regions: int | None = None, hypotheses: int | None = None, reference: bool = True, pcx: bool = True,
-        scaling: bool = True, echo=print) -> Report:
-    """Run the chosen workloads and return the report (``echo`` prints progress lines)."""
+        scaling: bool = True, threads: int | None = None, echo=print) -> Report:
+    """Run the chosen workloads and return the report (``echo`` prints progress lines).
+
+    ``threads``: BLAS threads for the engine (set with threadpoolctl for this call) and threads per
+    operation for PCX's XLA; None leaves both libraries at their defaults (usually every core).
+    """
+    if threads is None:
+        return _run(workloads, quick, rounds, batch, regions, hypotheses, reference, pcx, scaling, None, echo)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError as exc:   # pragma: no cover - a dependency of scikit-learn, so normally present
+        raise RuntimeError("--threads needs threadpoolctl: pip install 'cortex-sim[bench]'") from exc
+    with threadpool_limits(limits=threads, user_api="blas"):
+        return _run(workloads, quick, rounds, batch, regions, hypotheses, reference, pcx, scaling, threads, echo)
+
+
+def _blas_threads() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:   # pragma: no cover
+        return "unknown"
+    info = [f"{i['internal_api']} {i['num_threads']}" for i in threadpool_info() if i.get("user_api") == "blas"]
+    return ", ".join(info) or "unknown"
+
+
+def _run(workloads, quick, rounds, batch, regions, hypotheses, reference, pcx, scaling, threads, echo) -> Report:
     rounds = rounds or (3 if quick else 7)
     rep = Report(quick)
     import os
-    rep.notes.append(f"numpy {np.__version__}; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; "
+    rep.notes.append(f"numpy {np.__version__}; BLAS threads: {_blas_threads()} "
+                     f"({'--threads ' + str(threads) if threads else 'library default'}); "
                      f"{os.cpu_count()} CPUs; rounds {rounds} (medians)")
     if "W1" in workloads:
         b = batch or (32 if quick else 256)
@@ -289,7 +314,7 @@ def run(workloads=("W1", "W2", "W3"), quick: bool = False, rounds: int | None = 
         memory_figures(rep, "W1", m, wl.stimuli, wl.steps[0], reference)
         if pcx and not quick:
             echo("W1 in PCX ...")
-            pcx_figures(rep, "W1", m, wl.stimuli, b, max(3, rounds // 2))
+            pcx_figures(rep, "W1", m, wl.stimuli, b, max(3, rounds // 2), threads)
         elif pcx:
             rep.notes.append("PCX comparison skipped in --quick mode")
     if "W2" in workloads:

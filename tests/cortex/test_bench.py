@@ -98,3 +98,20 @@ def test_cupy_fused_kernels_match_numpy():
     np.testing.assert_allclose(b.energy, a.energy, rtol=1e-4)
     for name in a.activity:
         np.testing.assert_allclose(b.activity[name], a.activity[name], rtol=1e-4, atol=1e-6)
+
+
+def test_threads_option_pins_blas_for_the_run():
+    pytest.importorskip("threadpoolctl")
+    from threadpoolctl import threadpool_info
+    before = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+    res = CliRunner().invoke(cli, ["bench", "--quick", "-w", "W3", "--rounds", "1", "--no-pcx", "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    assert "(--threads 1)" in res.output and "BLAS threads:" in res.output
+    assert [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"] == before   # restored
+
+
+def test_xla_flags_for_threads():
+    from cortex.bench.pcx_w1 import xla_flags
+    assert xla_flags(None) == ""
+    assert "--xla_cpu_multi_thread_eigen=false" in xla_flags(1) and "intra_op_parallelism_threads=1" in xla_flags(1)
+    assert xla_flags(2).startswith("--") and "intra_op_parallelism_threads=2" in xla_flags(2)
