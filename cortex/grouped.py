@@ -100,7 +100,8 @@ class LinearGroup:
         self.c_lat = self._uniform_lateral() if self.lateral else None
         self.S = z(G, B, 1) if self.c_lat is not None else None
         self.N = z(G, B, n) if self.p.noise else None
-        self.en, self.tb = z(G, B), z(G, B)
+        self.en1, self.tb1 = z(G, B, 1), z(G, B, 1)          # row sums land in (..., 1) columns
+        self.en, self.tb = self.en1[..., 0], self.tb1[..., 0]
         if self.d_y:
             self.prior = z(G, B, n)
             self._ctx = [self._context_links(env, j, i) for i, j in enumerate(self.members)]
@@ -134,7 +135,7 @@ class LinearGroup:
         if self.c_lat is None:
             ops.matmul(self.A, self.L, self.AL)
             return
-        ops.sum_keep(self.A, self.S)
+        ops.rowsum(self.A, self.S)
         ops.subtract_col(self.S, self.A, self.AL)
         if self.c_lat != 1.0:
             self.AL *= self.c_lat
@@ -260,30 +261,30 @@ class LinearGroup:
         if self.cauchy2 is None:
             if not unit:
                 E2 *= self.pi_op
-            ops.sum_last(E2, self.en)
+            ops.rowsum(E2, self.en1)
             self.en *= 0.5
         else:
             E2 *= 1.0 / self.cauchy2
             ops.log1p_(E2)
             if not unit:
                 E2 *= self.pi_op
-            ops.sum_last(E2, self.en)
+            ops.rowsum(E2, self.en1)
             self.en *= 0.5 * self.cauchy2
         # sparsity and lateral terms in one pass: sum_i a_i (sparsity + inhibition / 2 (a L)_i)
         if self.lateral:
             ops.multiply(self.AL, 0.5 * p.inhibition, self.T)
             self.T += p.sparsity
             self.T *= self.A
-            ops.sum_last(self.T, self.tb)
+            ops.rowsum(self.T, self.tb1)
         else:
-            ops.sum_last(self.A, self.tb)
+            ops.rowsum(self.A, self.tb1)
             self.tb *= p.sparsity
         self.en += self.tb
         if self.d_y:
             self.fresh_prior(env)
             ops.subtract(self.A, self.prior, self.T)
             self.T *= self.T
-            ops.sum_last(self.T, self.tb)
+            ops.rowsum(self.T, self.tb1)
             self.tb *= 0.5 * p.context_precision
             self.en += self.tb
         for i, j in enumerate(self.members):

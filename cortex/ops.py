@@ -16,6 +16,7 @@ class Ops:
         self.native = backend.name in ("numpy", "cupy")
         self.fused = _cupy_kernels(backend.xp) if backend.name == "cupy" else None
         self.log = None    # a list while the benchmark counts matmul shapes
+        self._ones = {}
 
 
     # ----- plain operations --------------------------------------------------------------------
@@ -57,6 +58,18 @@ class Ops:
         if self.native:
             return self.xp.sum(a, axis=-1, out=out)
         out[...] = self.xp.sum(a, axis=-1)
+        return out
+
+    def rowsum(self, a, out):
+        """out (..., 1) <- sum of ``a`` over its last axis, as a matrix-vector product with ones: on the CPU a
+        BLAS gemv is several times faster than NumPy's pairwise reduction. Not logged as matmul work."""
+        n = a.shape[-1]
+        ones = self._ones.get(n)
+        if ones is None:
+            ones = self._ones[n] = self.xp.ones((n, 1), dtype=self.backend.dtype)
+        if self.native:
+            return self.xp.matmul(a, ones, out=out)
+        out[...] = a @ ones
         return out
 
     def sum_keep(self, a, out):
