@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, PositiveInt, ValidationError
 
 from .errors import SpecError, SpecErrors
-from .region import RegionParams, Strict
+from .region import Strict
 from .yaml_source import YamlDocument, dotted, load_yaml
 
 

@@ -17,25 +17,16 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from cortex.region import Strict
 
 from . import register
 from .report import provenance, write_results
-from .training import check_digit_graph, train_online
+from .training import DigitParams, check_digit_graph, increasing, train_online
 
 
-class Params(Strict):
+class Params(DigitParams):
     """The ``experiment:`` block of a camouflage graph."""
 
     kind: Literal["camouflage"] = "camouflage"
-    stimulus: str = "retina"
-    label: str = "label"
-    readout: str = "IT"
-    test_size: float = Field(0.2, gt=0, lt=1)
-    epochs: int = Field(3, ge=1)
-    batch_size: int = Field(32, ge=1)
-    train_steps: int | None = Field(None, ge=0)
-    max_train: int | None = Field(None, ge=10)
     max_test: int | None = Field(None, ge=10)
     steps: list[int] = Field([1, 2, 5, 10, 20, 50, 100, 200], min_length=1)
     rate: float | None = Field(None, gt=0, le=1)
@@ -50,16 +41,12 @@ class Params(Strict):
     @field_validator("steps")
     @classmethod
     def _steps(cls, v):
-        if any(s < 1 for s in v) or sorted(set(v)) != list(v):
-            raise ValueError(f"must be settling step counts >= 1 in increasing order, got {v}")
-        return v
+        return increasing(v, 1, "settling step counts")
 
     @field_validator("snap_steps")
     @classmethod
     def _snap(cls, v):
-        if any(s < 0 for s in v) or sorted(set(v)) != list(v):
-            raise ValueError(f"must be step counts >= 0 in increasing order, got {v}")
-        return v
+        return increasing(v, 0)
 
     def check(self, spec):
         """Cross-checks against the graph: (message, key) pairs."""

@@ -17,25 +17,16 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from cortex.region import Strict
 
 from . import register
 from .report import provenance, write_results
-from .training import check_digit_graph, train_online
+from .training import DigitParams, check_digit_graph, increasing, train_online
 
 
-class Params(Strict):
+class Params(DigitParams):
     """The ``experiment:`` block of a filling-in graph."""
 
     kind: Literal["filling_in"] = "filling_in"
-    stimulus: str = "retina"
-    label: str = "label"
-    readout: str = "IT"
-    test_size: float = Field(0.2, gt=0, lt=1)
-    epochs: int = Field(3, ge=1)
-    batch_size: int = Field(32, ge=1)
-    train_steps: int | None = Field(None, ge=0)
-    max_train: int | None = Field(None, ge=10)
     max_test: int | None = Field(None, ge=10)
     steps: int = Field(200, ge=1)
     rate: float | None = Field(None, gt=0, le=1)
@@ -48,16 +39,14 @@ class Params(Strict):
     @field_validator("sizes")
     @classmethod
     def _sizes(cls, v):
-        if any(not 1 <= s <= 8 for s in v) or sorted(set(v)) != list(v):
-            raise ValueError(f"must be block sides of 1 to 8 pixels in increasing order, got {v}")
-        return v
+        if any(s > 8 for s in v):
+            raise ValueError(f"must be block sides of 1 to 8 pixels, got {v}")
+        return increasing(v, 1, "block sides in pixels")
 
     @field_validator("curve_steps")
     @classmethod
     def _curve(cls, v):
-        if any(s < 0 for s in v) or sorted(set(v)) != list(v):
-            raise ValueError(f"must be step counts >= 0 in increasing order, got {v}")
-        return v
+        return increasing(v, 0)
 
     @model_validator(mode="after")
     def _shown(self):

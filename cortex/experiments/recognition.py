@@ -13,48 +13,24 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from cortex.region import Strict
 
 from . import register
 from .report import accuracy_table, provenance, write_results
-from .training import train_online
+from .training import DigitParams, train_online
 
 
-class Params(Strict):
+class Params(DigitParams):
     """The ``experiment:`` block of a recognition graph."""
 
     kind: Literal["recognition"] = "recognition"
-    stimulus: str = "retina"
-    label: str = "label"
-    readout: str = "IT"
-    test_size: float = Field(0.2, gt=0, lt=1)
-    epochs: int = Field(3, ge=1)
-    batch_size: int = Field(32, ge=1)
-    train_steps: int | None = Field(None, ge=0)
     test_steps: int | None = Field(None, ge=0)
     noise_sigma: float = Field(0.3, ge=0)
     occlusion: float = Field(0.25, gt=0, le=1)
     occlusion_value: float = 1.0
     few_shot: int = Field(5, ge=1)
     few_shot_epochs: int = Field(30, ge=1)
-    max_train: int | None = Field(None, ge=10)
     baselines: bool = True
     examples: int = Field(4, ge=1, le=20)
-
-    def check(self, spec):
-        """Cross-checks against the graph: (message, key) pairs."""
-        out = []
-        if self.stimulus not in spec.inputs or spec.inputs[self.stimulus].size != 64:
-            out.append((f"must name an input of 8x8 = 64 values (the digits), got {self.stimulus!r}", "stimulus"))
-        if self.readout not in spec.regions:
-            out.append((f"must name a region, got {self.readout!r} (regions: {', '.join(spec.regions)})", "readout"))
-        elif spec.regions[self.readout].teacher != self.label:
-            out.append((f"region {self.readout!r} must have teacher: {self.label} so training can clamp it to the label", "readout"))
-        elif spec.regions[self.readout].hypotheses != 10:
-            out.append((f"region {self.readout!r} must have 10 hypotheses, one per digit class", "readout"))
-        if self.label not in spec.inputs or spec.inputs[self.label].size != 10:
-            out.append((f"must name an input of 10 values (one-hot digit class), got {self.label!r}", "label"))
-        return out
 
 
 @register("recognition")

@@ -7,7 +7,34 @@ filling-in all train this way, so their models are comparable.
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 from tqdm.auto import tqdm
+
+from cortex.region import Strict
+
+
+class DigitParams(Strict):
+    """Keys every digit experiment shares: which inputs and region to use, the split and online training."""
+
+    stimulus: str = "retina"
+    label: str = "label"
+    readout: str = "IT"
+    test_size: float = Field(0.2, gt=0, lt=1)
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(32, ge=1)
+    train_steps: int | None = Field(None, ge=0)
+    max_train: int | None = Field(None, ge=10)
+
+    def check(self, spec):
+        """Cross-checks against the graph: (message, key) pairs."""
+        return check_digit_graph(self, spec)
+
+
+def increasing(values: list[int], low: int, what: str = "step counts") -> list[int]:
+    """A validator body: ``values`` must be distinct integers >= ``low`` in increasing order."""
+    if any(v < low for v in values) or sorted(set(values)) != list(values):
+        raise ValueError(f"must be {what} >= {low} in increasing order, got {values}")
+    return values
 
 
 def train_online(model, X, y, *, stimulus: str, label: str, batch_size: int, epochs: int, rng: np.random.Generator,

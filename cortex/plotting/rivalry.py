@@ -21,12 +21,14 @@ def plot_dominance_trace(trace, margin: float = 0.0, names=("A", "B"), path=None
     steps, count, _ = trace.shape
     fig, axes = plt.subplots(count, 1, figsize=(10, 1.5 * count + 0.6), sharex=True, squeeze=False)
     t = np.arange(steps)
+    edges = np.repeat(t, 2) + np.tile([-0.5, 0.5], steps)
     for row, ax in enumerate(axes[:, 0]):
         diff = trace[:, row, 0] - trace[:, row, 1]
         top = float(trace[:, row].max()) * 1.05 or 1.0
         for side, sign in ((0, 1), (1, -1)):
-            ax.fill_between(t, 0, top, where=sign * diff > margin, color=COLOURS[side], alpha=0.12, lw=0,
-                            step="mid")
+            # each step is drawn as [t - 0.5, t + 0.5], so a one-step dominance shows and a switch leaves no gap
+            ax.fill_between(edges, 0, top, where=np.repeat(sign * diff > margin, 2), color=COLOURS[side],
+                            alpha=0.12, lw=0)
             ax.plot(t, trace[:, row, side], color=COLOURS[side], lw=1.1, label=f"{names[side]}")
         ax.set_ylim(0, top)
         ax.set_xlim(0, steps - 1)
