@@ -112,8 +112,11 @@ class LinearGroup:
         self.pi_op = float(pi_host[0]) if (pi_host == pi_host[0]).all() else b.asarray(
             np.broadcast_to(pi_host, (G, B, self.d_x)))
         etas = [rate / (r._steps() + curv[j]) for j, r in zip(self.members, self.regions)]
-        self.eta = b.asarray([[[e]] for e in etas])
-        self.sqrt_eta = b.asarray([[[math.sqrt(e)]] for e in etas])
+        if env.ops.fused is None and len(set(etas)) == 1:     # one step size: a Python scalar (no broadcast operand)
+            self.eta, self.sqrt_eta = etas[0], math.sqrt(etas[0])
+        else:
+            self.eta = b.asarray([[[e]] for e in etas])
+            self.sqrt_eta = b.asarray([[[math.sqrt(e)]] for e in etas])
         for i, j in enumerate(self.members):
             st = states[j]
             self.A[i, ...], self.H[i, ...], self.P[i, ...] = st.a, st.h, st.pred
