@@ -99,6 +99,10 @@ class LinearGroup:
         self.AL = z(G, B, n) if self.lateral else None
         self.c_lat = self._uniform_lateral() if self.lateral else None
         self.S = z(G, B, 1) if self.c_lat is not None else None
+        # NumPy / Array API with a uniform L: the lateral term goes into the update as a per-row column and
+        # a rescaling of a (see ``_uniform_gradient``), and AL itself is never formed
+        self.fold = self.c_lat is not None and env.ops.fused is None
+        self.col = z(G, B, 1) if self.fold else None
         self.N = z(G, B, n) if self.p.noise else None
         self.en1, self.tb1 = z(G, B, 1), z(G, B, 1)          # row sums land in (..., 1) columns
         self.en, self.tb = self.en1[..., 0], self.tb1[..., 0]
@@ -117,6 +121,9 @@ class LinearGroup:
         else:
             self.eta = b.asarray([[[e]] for e in etas])
             self.sqrt_eta = b.asarray([[[math.sqrt(e)]] for e in etas])
+        if self.fold:    # 1 + eta * inhibition * c, per member
+            k = [e * self.p.inhibition * self.c_lat for e in etas]
+            self.one_k = 1.0 + k[0] if not hasattr(self.eta, "shape") else b.asarray([[[1.0 + x]] for x in k])
         for i, j in enumerate(self.members):
             st = states[j]
             self.A[i, ...], self.H[i, ...], self.P[i, ...] = st.a, st.h, st.pred
@@ -139,6 +146,8 @@ class LinearGroup:
             ops.matmul(self.A, self.L, self.AL)
             return
         ops.rowsum(self.A, self.S)
+        if self.fold:
+            return                                 # only S = sum(A) is needed
         ops.subtract_col(self.S, self.A, self.AL)
         if self.c_lat != 1.0:
             self.AL *= self.c_lat
@@ -200,16 +209,19 @@ class LinearGroup:
         for i, j in enumerate(self.members):
             external |= env.external_gradient(j, self.gext[i, ...], self.T2[i, ...])
         ops.matmul(self._residual(env), self.Wt, self.Gd)
-        ops.subtract(p.sparsity, self.Gd, self.Gd)                 # -(eps W^T) + sparsity
-        if self.d_y:
-            ops.subtract(self.A, self.prior, self.T)
-            self.T *= p.context_precision
-            self.Gd += self.T
-        if self.lateral:
-            ops.multiply(self.AL, p.inhibition, self.T)
-            self.Gd += self.T
-        if external:
-            self.Gd += self.gext
+        if self.fold:
+            self._uniform_gradient(ops, external)
+        else:
+            ops.subtract(p.sparsity, self.Gd, self.Gd)                 # -(eps W^T) + sparsity
+            if self.d_y:
+                ops.subtract(self.A, self.prior, self.T)
+                self.T *= p.context_precision
+                self.Gd += self.T
+            if self.lateral:
+                ops.multiply(self.AL, p.inhibition, self.T)
+                self.Gd += self.T
+            if external:
+                self.Gd += self.gext
         noise = None
         if self.N is not None and env.noise_streams:
             for i, j in enumerate(self.members):
@@ -224,6 +236,26 @@ class LinearGroup:
             ops.adapt(self.H, self.A, p.adaptation.strength, p.adaptation.tau, self.T)
         for j in self.members:
             env.version[j] += 1
+
+    def _uniform_gradient(self, ops, external):
+        """Gd (holding eps W^T) -> the gradient less its -inhibition c a part, which goes into A instead.
+
+        With L = c (1 - I) the gradient is sparsity + inhibition c (S - a) - eps W^T (+ context, + external),
+        S = sum(a) per row. So a - eta grad = (1 + k) a - eta (sparsity + inhibition c S - eps W^T ...),
+        k = eta inhibition c: A is rescaled by (1 + k) here and the rest is an ordinary gradient for ``update``.
+        Two passes fewer than forming AL, and no AL array."""
+        p, Gd, T = self.p, self.Gd, self.T
+        if external:
+            Gd -= self.gext
+        if self.d_y:
+            ops.subtract(self.A, self.prior, T)
+            T *= p.context_precision
+            Gd -= T
+        ops.multiply(self.S, p.inhibition * self.c_lat, self.col)    # (G, B, 1): inhibition c S + sparsity
+        self.col += p.sparsity
+        ops.subtract_col(self.col, Gd, T)
+        self.Gd, self.T = T, Gd                                      # swap the buffers instead of copying
+        self.A *= self.one_k
 
     def _input_residual(self, env):
         """R <- X - P, unless neither X nor P moved since it was last computed (the energy bookkeeping at the
@@ -274,7 +306,15 @@ class LinearGroup:
             ops.rowsum(E2, self.en1)
             self.en *= 0.5 * self.cauchy2
         # sparsity and lateral terms in one pass: sum_i a_i (sparsity + inhibition / 2 (a L)_i)
-        if self.lateral:
+        if self.fold:    # L = c (1 - I): sparsity S + inhibition c / 2 (S^2 - sum a^2), S = sum(a)
+            ops.multiply(self.A, self.A, self.T)
+            ops.rowsum(self.T, self.tb1)
+            ops.multiply(self.S, self.S, self.col)
+            self.col -= self.tb1
+            self.col *= 0.5 * p.inhibition * self.c_lat
+            ops.multiply(self.S, p.sparsity, self.tb1)
+            self.tb1 += self.col
+        elif self.lateral:
             ops.multiply(self.AL, 0.5 * p.inhibition, self.T)
             self.T += p.sparsity
             self.T *= self.A
