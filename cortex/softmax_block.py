@@ -1,4 +1,4 @@
-"""Settling of one softmax predictive region without factors: the equations of ``Predictive._step_softmax``
+"""Settling of one softmax predictive region: the equations of ``Predictive._step_softmax``
 and ``Predictive.energy`` written into preallocated buffers, so a steady step allocates nothing.
 
 Without factors every hypothesis predicts the same mean image m_i for every stimulus, so its energy is
@@ -9,9 +9,11 @@ Without factors every hypothesis predicts the same mean image m_i for every stim
 computed once per change of X and shared by the step and the energy bookkeeping (the region's own
 methods compute it twice per sweep). Everything else is elementwise on (B, n).
 
-Handled here: Gaussian error, no factors, no context, white noise (``noise_tau`` 0), adaptation, a teacher
-clamp. Any other softmax region steps through its own methods (:class:`cortex.settle.Single`). The tests
-hold this block to the region's methods (``tests/cortex/test_softmax_block.py``).
+With factors (each hypothesis' prediction m_i + z_i F_i settles per stimulus) or a Cauchy error, the
+per-hypothesis residuals (B, n, d) live in preallocated buffers and ``e`` is recomputed when X or z moved.
+Handled: either error, factors or none, adaptation, white noise (``noise_tau`` 0), a teacher clamp; a region
+with context steps through its own methods (:class:`cortex.settle.Single`). The tests hold this block to
+the region's methods (``tests/cortex/test_fast_paths.py``).
 """
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ KNOWN_FIELDS = frozenset({
 def eligible(region) -> bool:
     """Whether ``region`` can be stepped by a :class:`SoftmaxBlock`."""
     p = region.p
-    return (type(region) is Predictive and p.competition == "softmax" and not p.factors and p.error == "gaussian"
-            and not region.d_y and not p.noise_tau and set(type(p).model_fields) <= KNOWN_FIELDS)
+    return (type(region) is Predictive and p.competition == "softmax" and not region.d_y and not p.noise_tau
+            and set(type(p).model_fields) <= KNOWN_FIELDS)
 
 
 class SoftmaxBlock:
@@ -60,16 +62,25 @@ class SoftmaxBlock:
             self.pi[...] = r.pi
         M = r.weights["M"]
         self.M, self.Mt = M, xp.moveaxis(M, -1, -2)
-        self.c = z(B, n)
-        self.c[...] = 0.5 * xp.sum(M * M * r.pi, axis=-1)          # 1/2 sum_d pi_d m_id^2, once per call
-        self.Xp, self.Xsq = z(B, d), z(B, d)
-        self.q = z(B, 1)
+        self.k, self.cauchy2 = r.k, (None if p.error == "gaussian" else p.error_scale ** 2)
+        self.general = bool(self.k) or self.cauchy2 is not None      # per-hypothesis residuals (B, n, d)
+        if self.general:
+            self._begin_general(env, states, rate, B, n, d, z)
+        else:
+            self.c = z(B, n)
+            self.c[...] = 0.5 * xp.sum(M * M * r.pi, axis=-1)      # 1/2 sum_d pi_d m_id^2, once per call
+            self.Xp, self.Xsq = z(B, d), z(B, d)
+            self.q = z(B, 1)
         self.e, self.u, self.t = z(B, n), z(B, n), z(B, n)
         self.mx, self.lse = z(B, 1), z(B, 1)
         self.gbuf, self.tbuf = z(B, n), z(B, n)
         self.N = z(B, n) if p.noise else None
         self.en = z(B)
         st = states[self.j]
+        if self.general:
+            self.MU[...], st.mu = st.mu, self.MU
+            if self.k:
+                self.Z[...], st.z = st.z, self.Z
         self.clamped = st.clamped
         self.A, self.H, self.P = z(B, n), z(B, n), z(B, d)
         self.A[...], self.H[...], self.P[...] = st.a, st.h, st.pred
@@ -77,8 +88,86 @@ class SoftmaxBlock:
         self.state = st
         self.key = None
 
+    def _begin_general(self, env, states, rate, B, n, d, z):
+        """Buffers for per-hypothesis predictions mu (B, n, d), with factors their parameters z (B, n, k)."""
+        r, xp = self.region, self.backend.xp
+        self.MU, self.XT, self.RR, self.T3 = z(B, n, d), z(B, n, d), z(B, n, d), z(B, n, d)
+        self.MB = z(B, n, d)
+        self.MB[...] = self.M                                        # M spelled out over the batch
+        if not isinstance(self.pi, float):
+            self.pi = z(B, n, d)
+            self.pi[...] = r.pi
+        if self.k:
+            k = self.k
+            self.F, self.Ft = r.weights["F"], xp.moveaxis(r.weights["F"], -1, -2)
+            self.Z, self.Tk, self.GZ = z(B, n, k), z(B, n, k), z(B, n, 1, k)
+            self.ETAZ = z(B, n, k)
+            self.ETAZ[...] = xp.reshape(rate * r._steps(), (n, 1))   # each hypothesis' step for its parameters
+            self.ek = z(B, n)
+        self.xkey, self.zsteps = None, 0
+
+    def _fresh_xt(self, env):
+        """XT (B, n, d): X repeated for every hypothesis (a broadcast operand would make NumPy buffer)."""
+        key = tuple(env.version[u] for u in self.src)
+        if key != self.xkey:
+            self.XT[...] = env.X(self.j)[:, None, :]
+            self.xkey = key
+        return key
+
+    def _psi_r(self, ops):
+        """T3 <- psi(X - mu) * pi, per hypothesis (as ``Predictive._psi``)."""
+        ops.subtract(self.XT, self.MU, self.RR)
+        if self.cauchy2 is None:
+            return ops.multiply(self.RR, self.pi, self.T3)
+        ops.multiply(self.RR, self.RR, self.T3)
+        self.T3 /= self.cauchy2
+        self.T3 += 1.0
+        ops.divide(self.RR, self.T3, self.T3)
+        self.T3 *= self.pi
+        return self.T3
+
+    def _factor_step(self, env):
+        """z <- z - eta_z (z - psi(X - mu) pi F^T); mu <- M + z F (as ``Predictive._step_softmax``)."""
+        ops = env.ops
+        self._fresh_xt(env)
+        R = self._psi_r(ops)
+        ops.matmul(R[:, :, None, :], self.Ft, self.GZ)
+        ops.subtract(self.Z, self.GZ[:, :, 0, :], self.Tk)
+        self.Tk *= self.ETAZ
+        self.Z -= self.Tk
+        ops.matmul(self.Z[:, :, None, :], self.F, self.MU[:, :, None, :])
+        self.MU += self.MB
+        self.zsteps += 1
+
+    def _energies_general(self, env):
+        """e_i = sum_d pi_d rho(X_d - mu_id) (+ |z_i|^2 / 2), recomputed only when X or z moved."""
+        key = (self._fresh_xt(env), self.zsteps)
+        if key == self.key:
+            return self.e
+        ops, R, T3 = env.ops, self.RR, self.T3
+        ops.subtract(self.XT, self.MU, R)
+        if self.cauchy2 is None:
+            ops.multiply(R, 0.5, T3)
+            T3 *= R
+        else:
+            ops.multiply(R, R, T3)
+            T3 /= self.cauchy2
+            ops.log1p_(T3)
+            T3 *= 0.5 * self.cauchy2
+        T3 *= self.pi
+        ops.sum_last(T3, self.e)
+        if self.k:
+            ops.multiply(self.Z, self.Z, self.Tk)
+            ops.sum_last(self.Tk, self.ek)
+            self.ek *= 0.5
+            self.e += self.ek
+        self.key = key
+        return self.e
+
     def _energies(self, env):
         """e (B, n): every hypothesis' prediction error on the current X, recomputed only when X moved."""
+        if self.general:
+            return self._energies_general(env)
         key = tuple(env.version[u] for u in self.src)
         if key == self.key:
             return self.e
@@ -96,8 +185,12 @@ class SoftmaxBlock:
     def step(self, env):
         j, p, ops = self.j, self.region.p, env.ops
         external = env.external_gradient(j, self.gbuf, self.tbuf)
+        if self.k:
+            self._factor_step(env)
         e = self._energies(env)
         if self.clamped:
+            if self.k:      # the hypotheses' predictions moved: so does their mixture
+                ops.matmul(self.A[:, None, :], self.MU, self.P[:, None, :])
             env.version[j] += 1
             return
         u, t, T = self.u, self.t, self.temperature
@@ -126,7 +219,10 @@ class SoftmaxBlock:
         t[...] = self.lse
         u -= t
         ops.exp(u, self.A)
-        ops.matmul(self.A, self.M, self.P)
+        if self.general:
+            ops.matmul(self.A[:, None, :], self.MU, self.P[:, None, :])
+        else:
+            ops.matmul(self.A, self.M, self.P)
         ad = p.adaptation
         if ad.strength:
             ops.adapt(self.H, self.A, ad.strength, ad.tau, t)
@@ -146,4 +242,6 @@ class SoftmaxBlock:
 
     def flops(self, batch: int) -> int:
         r = self.region
+        if r.k:   # psi F^T and z F per hypothesis, and the mixture a mu
+            return 2 * batch * r.n * r.d_x * (2 * r.k + 1)
         return 2 * 2 * batch * r.n * r.d_x      # e = (X pi) M^T once per sweep, and a M

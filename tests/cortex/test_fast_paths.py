@@ -25,11 +25,11 @@ def digits():
     return load_digit_split(test_size=0.2, seed=0).X_train
 
 
-def spec(noise=0.0, strength=0.0, teacher=False, temperature=1.0):
+def spec(noise=0.0, strength=0.0, teacher=False, temperature=1.0, factors=0, error="gaussian"):
     """V1 (lateral) -> IT (softmax), IT also sees the retina at another precision."""
     it = {"kind": "predictive", "hypotheses": 7, "inputs": ["V1"], "competition": "softmax",
           "precision": 2.0, "lr": 0.2, "temperature": temperature, "noise": noise,
-          "adaptation": {"strength": strength, "tau": 10}}
+          "adaptation": {"strength": strength, "tau": 10}, "factors": factors, "error": error}
     if teacher:
         it["teacher"] = "label"
     data = {"name": "fast", "seed": 3,
@@ -71,10 +71,13 @@ def same(a, b):
 
 
 @pytest.mark.parametrize("backend", ["numpy", "array_api_strict"])
-@pytest.mark.parametrize("case", ["plain", "noise+adaptation", "temperature", "teacher"])
+@pytest.mark.parametrize("case", ["plain", "noise+adaptation", "temperature", "teacher", "cauchy", "factors",
+                                  "factors+cauchy+teacher", "factors+noise+adaptation"])
 def test_softmax_block_equals_the_regions_own_step(case, backend, digits):
     kw = {"plain": {}, "noise+adaptation": {"noise": 0.2, "strength": 0.4}, "temperature": {"temperature": 0.3},
-          "teacher": {"teacher": True}}[case]
+          "teacher": {"teacher": True}, "cauchy": {"error": "cauchy"}, "factors": {"factors": 3},
+          "factors+cauchy+teacher": {"factors": 3, "error": "cauchy", "teacher": True},
+          "factors+noise+adaptation": {"factors": 2, "noise": 0.2, "strength": 0.4}}[case]
     fast, ref = Model(spec(**kw), backend=backend), slow(Model(spec(**kw), backend=backend))
     assert any(isinstance(blk, SoftmaxBlock) for blk in fast._schedule)
     assert not any(isinstance(blk, SoftmaxBlock) for blk in ref._schedule)
@@ -139,3 +142,17 @@ def test_w1_steady_step_allocates_no_arrays():
     finally:
         tracemalloc.stop()
     assert extra < 256 * 10 * 4, f"a step allocated {extra} bytes"      # IT's (batch, hypotheses) activity
+
+
+def test_shipped_digits_graph_settles_as_before(digits):
+    """The digits graph (factors 8, Cauchy error, teacher-clamped training) through the block equals the
+    region's own step, in training (clamped) and at test time (free)."""
+    from cortex import graph_path
+    from cortex.spec import load_spec
+    fast, ref = Model(load_spec(graph_path("digits"))), slow(Model(load_spec(graph_path("digits"))))
+    assert any(isinstance(blk, SoftmaxBlock) for blk in fast._schedule)
+    labels = np.eye(10, dtype=np.float32)[np.arange(64) % 10]
+    for a, b in zip(run(fast, digits, teacher=labels), run(ref, digits, teacher=labels)):
+        same(a, b)
+    for a, b in zip(run(fast, digits, k=1), run(ref, digits, k=1)):
+        same(a, b)
