@@ -219,7 +219,11 @@ def pcx_figures(rep: Report, key: str, model: Model, stimuli: dict, batch: int, 
     if why:
         rep.notes.append(why)
         return
-    worker = pcx_w1.Worker(batch, threads)
+    try:
+        worker = pcx_w1.Worker(batch, threads)
+    except RuntimeError as exc:          # the worker died starting up (a JAX that cannot load, bad XLA flags)
+        rep.notes.append(f"PCX comparison skipped: {exc}")
+        return
     try:
         s = prepared(model, stimuli)
         pcx_step, eng_step = [], []
