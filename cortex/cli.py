@@ -85,8 +85,10 @@ def draw(graph, out):
 @click.option("--no-reference", is_flag=True, help="Skip the per-region reference loop (it is slow on W2).")
 @click.option("--no-pcx", is_flag=True, help="Skip the PCX comparison even when PCX is installed.")
 @click.option("--no-scaling", is_flag=True, help="Skip the scaling figures.")
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
+              help="Threads for the engine's BLAS and for PCX's XLA (same count on both sides) [library defaults].")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the figures as JSON.")
-def bench(workloads, quick, rounds, batch, regions, hypotheses, no_reference, no_pcx, no_scaling, json_path):
+def bench(workloads, quick, rounds, batch, regions, hypotheses, no_reference, no_pcx, no_scaling, threads, json_path):
     """Measure settling speed: step time, matmul efficiency, reference ratio, memory, scaling, PCX."""
     import json
 
@@ -94,7 +96,7 @@ def bench(workloads, quick, rounds, batch, regions, hypotheses, no_reference, no
 
     report = run_bench(workloads or ("W1", "W2", "W3"), quick=quick, rounds=rounds, batch=batch, regions=regions,
                        hypotheses=hypotheses, reference=not no_reference, pcx=not no_pcx, scaling=not no_scaling,
-                       echo=lambda line: click.echo(line, err=True))
+                       threads=threads, echo=lambda line: click.echo(line, err=True))
     click.echo(report.table())
     if json_path:
         Path(json_path).write_text(json.dumps(report.to_dict(), indent=1))

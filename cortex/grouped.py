@@ -93,11 +93,19 @@ class LinearGroup:
         z = lambda *shape: b.zeros(shape)   # noqa: E731
         self.A, self.H, self.P = z(G, B, n), z(G, B, n), z(G, B, self.d_x)
         self.X, self.E = z(G, B, self.d_x), z(G, B, self.d_x)
-        self.E2 = z(G, B, self.d_x) if self.cauchy2 is not None else None
+        self.E2, self.R = z(G, B, self.d_x), z(G, B, self.d_x)
+        self.rkey, self.moves = None, 0
         self.Gd, self.T, self.T2, self.gext = z(G, B, n), z(G, B, n), z(G, B, n), z(G, B, n)
         self.AL = z(G, B, n) if self.lateral else None
+        self.c_lat = self._uniform_lateral() if self.lateral else None
+        self.S = z(G, B, 1) if self.c_lat is not None else None
+        # NumPy / Array API with a uniform L: the lateral term goes into the update as a per-row column and
+        # a rescaling of a (see ``_uniform_gradient``), and AL itself is never formed
+        self.fold = self.c_lat is not None and env.ops.fused is None
+        self.col = z(G, B, 1) if self.fold else None
         self.N = z(G, B, n) if self.p.noise else None
-        self.en, self.tb = z(G, B), z(G, B)
+        self.en1, self.tb1 = z(G, B, 1), z(G, B, 1)          # row sums land in (..., 1) columns
+        self.en, self.tb = self.en1[..., 0], self.tb1[..., 0]
         if self.d_y:
             self.prior = z(G, B, n)
             self._ctx = [self._context_links(env, j, i) for i, j in enumerate(self.members)]
@@ -108,16 +116,41 @@ class LinearGroup:
         self.pi_op = float(pi_host[0]) if (pi_host == pi_host[0]).all() else b.asarray(
             np.broadcast_to(pi_host, (G, B, self.d_x)))
         etas = [rate / (r._steps() + curv[j]) for j, r in zip(self.members, self.regions)]
-        self.eta = b.asarray([[[e]] for e in etas])
-        self.sqrt_eta = b.asarray([[[math.sqrt(e)]] for e in etas])
+        if env.ops.fused is None and len(set(etas)) == 1:     # one step size: a Python scalar (no broadcast operand)
+            self.eta, self.sqrt_eta = etas[0], math.sqrt(etas[0])
+        else:
+            self.eta = b.asarray([[[e]] for e in etas])
+            self.sqrt_eta = b.asarray([[[math.sqrt(e)]] for e in etas])
+        if self.fold:    # 1 + eta * inhibition * c, per member
+            k = [e * self.p.inhibition * self.c_lat for e in etas]
+            self.one_k = 1.0 + k[0] if not hasattr(self.eta, "shape") else b.asarray([[[1.0 + x]] for x in k])
         for i, j in enumerate(self.members):
             st = states[j]
             self.A[i, ...], self.H[i, ...], self.P[i, ...] = st.a, st.h, st.pred
             states[j] = State(a=self.A[i, ...], h=self.H[i, ...], pred=self.P[i, ...])
             env.bind(j, self.X[i, ...])
         if self.lateral:
-            env.ops.matmul(self.A, self.L, self.AL)
+            self._lateral(env.ops)
 
+    def _uniform_lateral(self):
+        """c when every member's L is c off the diagonal and 0 on it (the default all-to-all inhibition, c = 1),
+        else None. Checked at every settle call, so learning or an in-place edit of L is always seen."""
+        b, xp, n = self.backend, self.xp, self.n
+        c = float(b.to_numpy(self.L[0, 0, 1:2])[0]) if n > 1 else 0.0
+        ref = c * (xp.ones((n, n), dtype=b.dtype) - xp.eye(n, dtype=b.dtype))
+        return c if bool(b.to_numpy(xp.all(self.L == ref))) else None
+
+    def _lateral(self, ops):
+        """AL <- A @ L; for a uniform L = c (1 - I) that is c (sum(A) - A): O(n) per row instead of O(n^2)."""
+        if self.c_lat is None:
+            ops.matmul(self.A, self.L, self.AL)
+            return
+        ops.rowsum(self.A, self.S)
+        if self.fold:
+            return                                 # only S = sum(A) is needed
+        ops.subtract_col(self.S, self.A, self.AL)
+        if self.c_lat != 1.0:
+            self.AL *= self.c_lat
     def _context_links(self, env, j, i):
         """Member i's context as one partial prior per link, (a_u * c) @ V[link rows]: when a source moves,
         only its own part is recomputed (constant parts, from inputs and past frames, once per call)."""
@@ -175,18 +208,20 @@ class LinearGroup:
         external = False
         for i, j in enumerate(self.members):
             external |= env.external_gradient(j, self.gext[i, ...], self.T2[i, ...])
-        ops.residual(self.X, self.P, self.pi_op, self.E, self.E2, self.cauchy2)
-        ops.matmul(self.E, self.Wt, self.Gd)
-        ops.subtract(p.sparsity, self.Gd, self.Gd)                 # -(eps W^T) + sparsity
-        if self.d_y:
-            ops.subtract(self.A, self.prior, self.T)
-            self.T *= p.context_precision
-            self.Gd += self.T
-        if self.lateral:
-            ops.multiply(self.AL, p.inhibition, self.T)
-            self.Gd += self.T
-        if external:
-            self.Gd += self.gext
+        ops.matmul(self._residual(env), self.Wt, self.Gd)
+        if self.fold:
+            self._uniform_gradient(ops, external)
+        else:
+            ops.subtract(p.sparsity, self.Gd, self.Gd)                 # -(eps W^T) + sparsity
+            if self.d_y:
+                ops.subtract(self.A, self.prior, self.T)
+                self.T *= p.context_precision
+                self.Gd += self.T
+            if self.lateral:
+                ops.multiply(self.AL, p.inhibition, self.T)
+                self.Gd += self.T
+            if external:
+                self.Gd += self.gext
         noise = None
         if self.N is not None and env.noise_streams:
             for i, j in enumerate(self.members):
@@ -194,44 +229,106 @@ class LinearGroup:
             noise = self.N
         ops.update(self.A, self.Gd, self.eta, self.sqrt_eta, self.H if self.adapting else None, noise, self.T)
         ops.matmul(self.A, self.W, self.P)
+        self.moves += 1
         if self.lateral:
-            ops.matmul(self.A, self.L, self.AL)
+            self._lateral(ops)
         if self.adapting:
             ops.adapt(self.H, self.A, p.adaptation.strength, p.adaptation.tau, self.T)
         for j in self.members:
             env.version[j] += 1
 
+    def _uniform_gradient(self, ops, external):
+        """Gd (holding eps W^T) -> the gradient less its -inhibition c a part, which goes into A instead.
+
+        With L = c (1 - I) the gradient is sparsity + inhibition c (S - a) - eps W^T (+ context, + external),
+        S = sum(a) per row. So a - eta grad = (1 + k) a - eta (sparsity + inhibition c S - eps W^T ...),
+        k = eta inhibition c: A is rescaled by (1 + k) here and the rest is an ordinary gradient for ``update``.
+        Two passes fewer than forming AL, and no AL array."""
+        p, Gd, T = self.p, self.Gd, self.T
+        if external:
+            Gd -= self.gext
+        if self.d_y:
+            ops.subtract(self.A, self.prior, T)
+            T *= p.context_precision
+            Gd -= T
+        ops.multiply(self.S, p.inhibition * self.c_lat, self.col)    # (G, B, 1): inhibition c S + sparsity
+        self.col += p.sparsity
+        ops.subtract_col(self.col, Gd, T)
+        self.Gd, self.T = T, Gd                                      # swap the buffers instead of copying
+        self.A *= self.one_k
+
+    def _input_residual(self, env):
+        """R <- X - P, unless neither X nor P moved since it was last computed (the energy bookkeeping at the
+        end of a sweep computes it, and the next step finds it still valid)."""
+        for j in self.members:
+            env.fresh_x(j)
+        key = (self.moves, tuple(env.x_key(j) for j in self.members))
+        if key != self.rkey:
+            env.ops.subtract(self.X, self.P, self.R)
+            self.rkey = key
+        return self.R
+
+    def _residual(self, env):
+        """psi(X - P) * pi, the precision-weighted prediction error the step projects back through W^T."""
+        ops = env.ops
+        if ops.fused is not None:                  # one fused kernel from X and P: nothing to reuse
+            for j in self.members:
+                env.fresh_x(j)
+            return ops.residual(self.X, self.P, self.pi_op, self.E, self.E2, self.cauchy2)
+        R = self._input_residual(env)
+        unit = isinstance(self.pi_op, float) and self.pi_op == 1.0
+        if self.cauchy2 is None:
+            return R if unit else ops.multiply(R, self.pi_op, self.E)
+        ops.multiply(R, R, self.E2)                # r / (1 + r^2 / c^2), as Ops.residual
+        self.E2 *= 1.0 / self.cauchy2
+        self.E2 += 1.0
+        ops.divide(R, self.E2, self.E)
+        if not unit:
+            self.E *= self.pi_op
+        return self.E
+
     def energy(self, env, out):
         """Each member's share of each stimulus' energy into rows ``members`` of ``out`` (regions, batch)."""
         ops, p = env.ops, self.p
-        for j in self.members:
-            env.fresh_x(j)
-        ops.subtract(self.X, self.P, self.E)
-        self.E *= self.E
+        R, E2 = self._input_residual(env), self.E2
+        unit = isinstance(self.pi_op, float) and self.pi_op == 1.0
+        ops.multiply(R, R, E2)
         if self.cauchy2 is None:
-            self.E *= self.pi_op
-            ops.sum_last(self.E, self.en)
+            if not unit:
+                E2 *= self.pi_op
+            ops.rowsum(E2, self.en1)
             self.en *= 0.5
         else:
-            self.E *= 1.0 / self.cauchy2
-            ops.log1p_(self.E)
-            self.E *= self.pi_op
-            ops.sum_last(self.E, self.en)
+            E2 *= 1.0 / self.cauchy2
+            ops.log1p_(E2)
+            if not unit:
+                E2 *= self.pi_op
+            ops.rowsum(E2, self.en1)
             self.en *= 0.5 * self.cauchy2
-        ops.sum_last(self.A, self.tb)
-        self.tb *= p.sparsity
+        # sparsity and lateral terms in one pass: sum_i a_i (sparsity + inhibition / 2 (a L)_i)
+        if self.fold:    # L = c (1 - I): sparsity S + inhibition c / 2 (S^2 - sum a^2), S = sum(a)
+            ops.multiply(self.A, self.A, self.T)
+            ops.rowsum(self.T, self.tb1)
+            ops.multiply(self.S, self.S, self.col)
+            self.col -= self.tb1
+            self.col *= 0.5 * p.inhibition * self.c_lat
+            ops.multiply(self.S, p.sparsity, self.tb1)
+            self.tb1 += self.col
+        elif self.lateral:
+            ops.multiply(self.AL, 0.5 * p.inhibition, self.T)
+            self.T += p.sparsity
+            self.T *= self.A
+            ops.rowsum(self.T, self.tb1)
+        else:
+            ops.rowsum(self.A, self.tb1)
+            self.tb *= p.sparsity
         self.en += self.tb
         if self.d_y:
             self.fresh_prior(env)
             ops.subtract(self.A, self.prior, self.T)
             self.T *= self.T
-            ops.sum_last(self.T, self.tb)
+            ops.rowsum(self.T, self.tb1)
             self.tb *= 0.5 * p.context_precision
-            self.en += self.tb
-        if self.lateral:
-            ops.multiply(self.AL, self.A, self.T)
-            ops.sum_last(self.T, self.tb)
-            self.tb *= 0.5 * p.inhibition
             self.en += self.tb
         for i, j in enumerate(self.members):
             out[j, ...] = self.en[i, ...]
@@ -239,7 +336,7 @@ class LinearGroup:
     def flops(self, batch: int) -> int:
         """Multiply-add work (2 flops each) of one step of the group's own matmuls."""
         per = 2 * batch * self.n * self.d_x * 2                 # eps W^T and a W
-        if self.lateral:
+        if self.lateral and getattr(self, "c_lat", None) is None:
             per += 2 * batch * self.n * self.n
         if self.d_y:
             per += 2 * batch * self.d_y * self.n                # the prior, each link's part once its source moved

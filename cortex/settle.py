@@ -23,6 +23,8 @@ from typing import Any
 
 from .grouped import LinearGroup, eligible, signature
 from .ops import Ops
+from .softmax_block import SoftmaxBlock
+from .softmax_block import eligible as softmax_eligible
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,13 @@ class Single:
         return per + (2 * batch * r.d_y * r.n if r.d_y else 0)
 
 
+def _single(j, compiled, backend):
+    """A block for one ungroupable region: the in-place softmax block when it applies, else its own step."""
+    if softmax_eligible(compiled[j].region):
+        return SoftmaxBlock(j, compiled, backend)
+    return Single(j, compiled)
+
+
 def coupled_pairs(compiled, index) -> list[set]:
     """For each region, the regions that share an energy term with it (the order of their updates matters).
 
@@ -149,7 +158,7 @@ def build_schedule(compiled, index, order_down, backend, group: bool = True) -> 
     ``group=False`` every region is its own block, in sweep order (the grouped result must equal it).
     """
     if not group:
-        return [LinearGroup([j], compiled, backend) if eligible(compiled[j].region) else Single(j, compiled)
+        return [LinearGroup([j], compiled, backend) if eligible(compiled[j].region) else _single(j, compiled, backend)
                 for j in order_down]
     near = coupled_pairs(compiled, index)
     level: dict[int, int] = {}
@@ -164,7 +173,7 @@ def build_schedule(compiled, index, order_down, backend, group: bool = True) -> 
             if eligible(compiled[j].region):
                 buckets.setdefault(signature(compiled[j].region), []).append(j)
             else:
-                blocks.append(Single(j, compiled))
+                blocks.append(_single(j, compiled, backend))
         blocks += [LinearGroup(members, compiled, backend) for members in buckets.values()]
     return blocks
 
@@ -230,6 +239,15 @@ class Env:
                 buf[:, s0:s1] = self.states[u].a
             wire[4] = key
 
+    def x_key(self, j):
+        """A number that changes whenever region j's input X may have changed (sum of its sources' versions)."""
+        w = self._x[j]
+        if w is None:
+            return 0
+        if w[0] == "alias":
+            return 0 if isinstance(w[1], str) else self.version[w[1]]
+        return self._key(w)
+
     def fresh_x(self, j):
         w = self._x[j]
         if w is not None and w[0] == "buffer":
@@ -272,6 +290,12 @@ class Env:
         if not preds and not ctxs:
             return False
         ops, a = self.ops, self.states[j].a
+        if len(preds) == 1 and not ctxs and preds[0][0] == "residual":
+            _, q, s0, s1, pi, scale2 = preds[0]
+            pred = self.states[q].pred
+            if s0 == 0 and s1 == pred.shape[-1]:   # the whole of q's prediction: straight into out
+                ops.residual(a, pred, pi, out, self._tmp2[j], scale2)
+                return True
         out[...] = 0.0
         for entry in preds:
             if entry[0] == "residual":

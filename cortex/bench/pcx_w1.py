@@ -6,9 +6,18 @@ gradient steps of the nodes on the energy inside one compiled function (``pxf.sc
 one weight update. The equations are PCX's standard ones, not cortex-sim's (no lateral competition, no
 softmax over hypotheses): the comparison is of the machinery on the same shapes. Needs the ``bench``
 extra (``pip install 'cortex-sim[bench]'``).
+
+PCX runs in a worker process (:class:`Worker`, ``python -m cortex.bench.pcx_w1``) with its own thread
+settings: in one process, XLA's and OpenBLAS's thread pools keep spinning after their calls and slow the
+other side down (measured: the engine's step 10x slower beside a multithreaded XLA on 2 cores). The
+two processes take turns, so the machine's load still shifts both sides alike.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 
 
@@ -103,3 +112,62 @@ def compile_times(settle, steps=(20, 100)) -> dict:
         settle(T)
         out[T] = time.perf_counter() - t0
     return out
+
+
+def xla_flags(threads: int | None) -> str:
+    """XLA CPU flags for ``threads`` threads per operation (None: XLA's default, every core)."""
+    if threads is None:
+        return ""
+    if threads == 1:
+        return "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    return f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
+
+
+class Worker:
+    """PCX's W1 in a child process: ``times()`` runs T=20 and T=100 there and returns their seconds."""
+
+    def __init__(self, batch: int, threads: int | None = None):
+        env = dict(os.environ, JAX_PLATFORMS="cpu")
+        flags = xla_flags(threads)
+        if flags:
+            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + flags).strip()
+            env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
+        self.proc = subprocess.Popen([sys.executable, "-m", "cortex.bench.pcx_w1", str(batch)], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.compile = self._read()
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the PCX worker stopped (exit status {self.proc.wait()})")
+        return json.loads(line)
+
+    def times(self) -> tuple[float, float]:
+        self.proc.stdin.write("time\n")
+        self.proc.stdin.flush()
+        t = self._read()
+        return t["20"], t["100"]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+
+
+def _serve(batch: int) -> None:
+    settle = build(batch)
+    comp = compile_times(settle)
+    print(json.dumps({str(k): v for k, v in comp.items()}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "time":
+            continue
+        out = {}
+        for T in (20, 100):
+            t0 = time.perf_counter()
+            settle(T)
+            out[str(T)] = time.perf_counter() - t0
+        print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))

@@ -140,7 +140,7 @@ def step_figures(rep: Report, key: str, model: Model, stimuli: dict, rounds: int
     rep.add(key, "settle step time (all regions)", step * 1e3, "ms")
     rep.add(key, "settling steps per second", 1.0 / step, "steps/s")
     if flops:
-        rep.add(key, "matmul work per step", flops / 1e9, "GFLOP", "matmuls of grouped (linear) regions")
+        rep.add(key, "matmul work per step", flops / 1e9, "GFLOP", "matmuls the step issues (grouped regions, softmax block)")
         rep.add(key, "effective rate of the step", flops / step / 1e9, "GFLOP/s")
         rep.add(key, "float32 matmul rate, same shapes", flops / statistics.median(t["gemm"]) / 1e9, "GFLOP/s",
                 "measured beside it")
@@ -210,22 +210,37 @@ def settle_call_figures(rep: Report, key: str, model: Model, stimuli: dict, step
     rep.add(key, "one learning update", statistics.median(t["learn"]) * 1e3, "ms")
 
 
-def pcx_figures(rep: Report, key: str, model: Model, stimuli: dict, batch: int, rounds: int):
+def pcx_figures(rep: Report, key: str, model: Model, stimuli: dict, batch: int, rounds: int,
+                threads: int | None = None):
+    """PCX's step time on W1's shapes (in a worker process) beside the engine's, taking turns."""
     from . import pcx_w1
 
     why = pcx_w1.available()
     if why:
         rep.notes.append(why)
         return
-    settle = pcx_w1.build(batch)
-    comp = pcx_w1.compile_times(settle)
-    s = prepared(model, stimuli)
-    t = interleaved({"pcx20": lambda: settle(20), "pcx100": lambda: settle(100),
-                     "engine": lambda: [s.sweep(0) for _ in range(80)]}, rounds)
-    pcx_step = [(b - a) / 80 for a, b in zip(t["pcx20"], t["pcx100"])]
-    eng_step = [e / 80 for e in t["engine"]]
+    try:
+        worker = pcx_w1.Worker(batch, threads)
+    except RuntimeError as exc:          # the worker died starting up (a JAX that cannot load, bad XLA flags)
+        rep.notes.append(f"PCX comparison skipped: {exc}")
+        return
+    try:
+        s = prepared(model, stimuli)
+        pcx_step, eng_step = [], []
+        for _ in range(rounds):
+            t20, t100 = worker.times()
+            pcx_step.append((t100 - t20) / 80)
+            t0 = time.perf_counter()
+            for _ in range(80):
+                s.sweep(0)
+            eng_step.append((time.perf_counter() - t0) / 80)
+    finally:
+        worker.close()
+    comp = worker.compile
+    label = "XLA default threads" if threads is None else f"XLA {pcx_w1.xla_flags(threads)}"
     rep.add(key, "PCX step time, same layer sizes", statistics.median(pcx_step) * 1e3, "ms",
-            f"compile {comp[20]:.1f} s (T=20) + {comp[100]:.1f} s (T=100)")
+            f"{label}; compile {comp['20']:.1f} s (T=20) + {comp['100']:.1f} s (T=100)")
+    rep.add(key, "engine step time beside it", statistics.median(eng_step) * 1e3, "ms", "80 steps per turn")
     rep.add(key, "PCX step time / engine step time", median_ratio(pcx_step, eng_step), "x", "> 1: engine faster")
 
 
@@ -258,12 +273,37 @@ def scaling_figures(rep: Report, base: tuple[int, int, int], rounds: int):
 
 def run(workloads=("W1", "W2", "W3"), quick: bool = False, rounds: int | None = None, batch: int | None = None,
         regions: int | None = None, hypotheses: int | None = None, reference: bool = True, pcx: bool = True,
-        scaling: bool = True, echo=print) -> Report:
-    """Run the chosen workloads and return the report (``echo`` prints progress lines)."""
+        scaling: bool = True, threads: int | None = None, echo=print) -> Report:
+    """Run the chosen workloads and return the report (``echo`` prints progress lines).
+
+    ``threads``: BLAS threads for the engine (set with threadpoolctl for this call) and threads per
+    operation for PCX's XLA; None leaves both libraries at their defaults (usually every core).
+    """
+    if threads is None:
+        return _run(workloads, quick, rounds, batch, regions, hypotheses, reference, pcx, scaling, None, echo)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError as exc:   # pragma: no cover - a dependency of scikit-learn, so normally present
+        raise RuntimeError("--threads needs threadpoolctl: pip install 'cortex-sim[bench]'") from exc
+    with threadpool_limits(limits=threads, user_api="blas"):
+        return _run(workloads, quick, rounds, batch, regions, hypotheses, reference, pcx, scaling, threads, echo)
+
+
+def _blas_threads() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:   # pragma: no cover
+        return "unknown"
+    info = [f"{i['internal_api']} {i['num_threads']}" for i in threadpool_info() if i.get("user_api") == "blas"]
+    return ", ".join(info) or "unknown"
+
+
+def _run(workloads, quick, rounds, batch, regions, hypotheses, reference, pcx, scaling, threads, echo) -> Report:
     rounds = rounds or (3 if quick else 7)
     rep = Report(quick)
     import os
-    rep.notes.append(f"numpy {np.__version__}; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; "
+    rep.notes.append(f"numpy {np.__version__}; BLAS threads: {_blas_threads()} "
+                     f"({'--threads ' + str(threads) if threads else 'library default'}); "
                      f"{os.cpu_count()} CPUs; rounds {rounds} (medians)")
     if "W1" in workloads:
         b = batch or (32 if quick else 256)
@@ -278,7 +318,7 @@ def run(workloads=("W1", "W2", "W3"), quick: bool = False, rounds: int | None = 
         memory_figures(rep, "W1", m, wl.stimuli, wl.steps[0], reference)
         if pcx and not quick:
             echo("W1 in PCX ...")
-            pcx_figures(rep, "W1", m, wl.stimuli, b, max(3, rounds // 2))
+            pcx_figures(rep, "W1", m, wl.stimuli, b, max(3, rounds // 2), threads)
         elif pcx:
             rep.notes.append("PCX comparison skipped in --quick mode")
     if "W2" in workloads:

@@ -47,9 +47,10 @@ def test_quick_figures_are_sane(quick_report):
     for w in ("W1", "W2"):
         assert rep.value(w, "matmul work per step") > 0
         assert 0 < rep.value(w, "fraction of matmul rate")
-    # the W1 matmul work is what its shapes say: V1 (32x64 @ 64x64, twice, + 64x64 lateral), V2 likewise
-    B, v1, v2 = 32, 64, 32
-    flops = 2 * B * (2 * v1 * 64 + v1 * v1) + 2 * B * (2 * v2 * v1 + v2 * v2)
+    # the W1 matmul work is what its shapes say: V1 (32x64 @ 64x64, twice), V2 and IT likewise; the uniform
+    # lateral inhibition of V1 and V2 needs no matmul (c (sum(a) - a))
+    B, v1, v2, it = 32, 64, 32, 10
+    flops = 2 * B * (2 * v1 * 64) + 2 * B * (2 * v2 * v1) + 2 * B * (2 * it * v2)
     np.testing.assert_allclose(rep.value("W1", "matmul work per step"), flops / 1e9, rtol=1e-9)
 
 
@@ -97,3 +98,20 @@ def test_cupy_fused_kernels_match_numpy():
     np.testing.assert_allclose(b.energy, a.energy, rtol=1e-4)
     for name in a.activity:
         np.testing.assert_allclose(b.activity[name], a.activity[name], rtol=1e-4, atol=1e-6)
+
+
+def test_threads_option_pins_blas_for_the_run():
+    pytest.importorskip("threadpoolctl")
+    from threadpoolctl import threadpool_info
+    before = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+    res = CliRunner().invoke(cli, ["bench", "--quick", "-w", "W3", "--rounds", "1", "--no-pcx", "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    assert "(--threads 1)" in res.output and "BLAS threads:" in res.output
+    assert [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"] == before   # restored
+
+
+def test_xla_flags_for_threads():
+    from cortex.bench.pcx_w1 import xla_flags
+    assert xla_flags(None) == ""
+    assert "--xla_cpu_multi_thread_eigen=false" in xla_flags(1) and "intra_op_parallelism_threads=1" in xla_flags(1)
+    assert xla_flags(2).startswith("--") and "intra_op_parallelism_threads=2" in xla_flags(2)
