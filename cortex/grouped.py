@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 
-import numpy as np   # host-side only: reading precisions at settle start, never for array math on the backend
 
 from cortex.regions.predictive import Predictive, State
 
@@ -113,8 +112,8 @@ class LinearGroup:
         # precision as a Python scalar when it is uniform (NumPy buffers a broadcast vector operand on every
         # call), else spelled out to the buffers' full shape
         pi_host = b.to_numpy(self.pi)
-        self.pi_op = float(pi_host[0]) if (pi_host == pi_host[0]).all() else b.asarray(
-            np.broadcast_to(pi_host, (G, B, self.d_x)))
+        self.pi_op = float(pi_host[0]) if (pi_host == pi_host[0]).all() else \
+            b.xp.broadcast_to(self.pi, (G, B, self.d_x)) + b.zeros((G, B, self.d_x))
         etas = [rate / (r._steps() + curv[j]) for j, r in zip(self.members, self.regions)]
         if env.ops.fused is None and len(set(etas)) == 1:     # one step size: a Python scalar (no broadcast operand)
             self.eta, self.sqrt_eta = etas[0], math.sqrt(etas[0])

@@ -17,7 +17,6 @@ the region's methods (``tests/cortex/test_fast_paths.py``).
 """
 from __future__ import annotations
 
-import numpy as np   # host-side only: reading the precision vector at settle start
 
 from cortex.regions.predictive import TINY, Predictive
 

@@ -39,6 +39,10 @@ from cortex.errors import ResourceError
 from cortex.region import RegionParams, Strict
 from cortex.units import Duration, PositiveRate, PositiveVoltage, Rate, Time, Voltage, si
 
+# brian2 simulates on the host, so this kind works in NumPy and crosses to the model's backend only at its
+# boundary (backend.to_numpy in, backend.asarray out); the portability test reads this declaration.
+HOST_ARRAYS = "brian2 runs on the host: arrays cross to NumPy at the region's boundary"
+
 from . import register
 
 

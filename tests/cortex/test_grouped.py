@@ -197,3 +197,21 @@ def test_a_steady_step_allocates_no_arrays():
     finally:
         tracemalloc.stop()
     assert extra < smallest, f"a step allocated {extra} bytes"
+
+
+@pytest.mark.parametrize("backend", ["numpy", "array_api_strict"])
+def test_grouped_equals_ungrouped_with_unequal_input_precisions(backend, digits):
+    """Two inputs of different precision give each column a non-uniform pi, the grouped kernel's broadcast case."""
+    data = columns().to_dict()
+    data["inputs"]["eye"] = {"shape": [8, 8]}
+    for name in ("C0", "C1", "C2", "C3"):
+        data["connections"].append({"from": "eye", "to": name, "role": "input", "precision": 3.0})
+    spec = spec_from_dict(data)
+    grouped, single = Model(spec, backend=backend), Model(spec, backend=backend, group=False)
+    assert any(isinstance(blk, LinearGroup) and blk.G == 4 for blk in grouped._schedule)
+    x = batch(digits, 0)
+    stimuli = {"retina": x["retina"], "eye": x["retina"][:, ::-1]}
+    a, b = grouped.settle(stimuli, tol=0, record=True), single.settle(stimuli, tol=0, record=True)
+    np.testing.assert_allclose(a.energy, b.energy, rtol=1e-5)
+    for name in a.activity:
+        np.testing.assert_allclose(a.trace[name], b.trace[name], rtol=1e-5, atol=1e-6, err_msg=name)
