@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 
 from . import register
 from .report import provenance, write_results
-from .training import DigitParams, check_digit_graph, increasing, train_online
+from .training import DigitParams, check_digit_graph, digit_data, increasing, train_online
 
 
 class Params(DigitParams):
@@ -72,15 +72,12 @@ class Camouflage:
         from cortex.model import Model
         from cortex.plotting.search import plot_accuracy_vs_steps, plot_snapping
         from cortex.stimuli.camouflage import camouflage
-        from cortex.stimuli.digits import load_digit_split
 
         p, spec = self.p, self.spec
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        split = load_digit_split(test_size=p.test_size, seed=spec.seed)
-        X_train, y_train = split.X_train[:p.max_train], split.y_train[:p.max_train]
-        X_test, y_test = split.X_test[:p.max_test], split.y_test[:p.max_test]
+        split, X_train, y_train, X_test, y_test = digit_data(p, spec)
         # Each held-out digit is hidden `draws` times, among fragments of other held-out digits.
         y_cam = np.tile(y_test, p.draws)
         cam = camouflage(np.tile(X_test, (p.draws, 1)), y_cam, X_test, y_test, np.random.default_rng([spec.seed, 4]),

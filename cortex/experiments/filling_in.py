@@ -20,7 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from . import register
 from .report import provenance, write_results
-from .training import DigitParams, check_digit_graph, increasing, train_online
+from .training import DigitParams, check_digit_graph, digit_data, increasing, train_online
 
 
 class Params(DigitParams):
@@ -77,15 +77,13 @@ class FillingIn:
         from cortex import plotting
         from cortex.model import Model
         from cortex.plotting.search import plot_filling_error, plot_filling_in
-        from cortex.stimuli.digits import load_digit_split, occlude
+        from cortex.stimuli.digits import occlude
 
         p, spec = self.p, self.spec
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        split = load_digit_split(test_size=p.test_size, seed=spec.seed)
-        X_train, y_train = split.X_train[:p.max_train], split.y_train[:p.max_train]
-        X_test, y_test = split.X_test[:p.max_test], split.y_test[:p.max_test]
+        split, X_train, y_train, X_test, y_test = digit_data(p, spec)
         H, W = split.image_shape
         mean_image = X_train.mean(axis=0)
         class_means = np.stack([X_train[y_train == c].mean(axis=0) if np.any(y_train == c) else mean_image

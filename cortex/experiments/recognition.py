@@ -16,7 +16,7 @@ from pydantic import Field
 
 from . import register
 from .report import accuracy_table, provenance, write_results
-from .training import DigitParams, train_online
+from .training import DigitParams, digit_data, train_online
 
 
 class Params(DigitParams):
@@ -55,16 +55,13 @@ class Recognition:
         from cortex import plotting
         from cortex.baselines import fit_baselines, score_baselines
         from cortex.model import Model
-        from cortex.stimuli.digits import add_noise, few_shot, load_digit_split, occlude
+        from cortex.stimuli.digits import add_noise, few_shot, occlude
 
         p, spec = self.p, self.spec
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        split = load_digit_split(test_size=p.test_size, seed=spec.seed)
-        X_train, y_train = split.X_train, split.y_train
-        if p.max_train is not None:
-            X_train, y_train = X_train[:p.max_train], y_train[:p.max_train]
+        split, X_train, y_train, _, _ = digit_data(p, spec)
         rng = np.random.default_rng(spec.seed)
         tests = {
             "clean": split.X_test,

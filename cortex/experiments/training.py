@@ -30,6 +30,18 @@ class DigitParams(Strict):
         return check_digit_graph(self, spec)
 
 
+def digit_data(p: DigitParams, spec):
+    """The seeded, stratified digit split, with training cut to ``p.max_train`` and test to ``p.max_test`` if set.
+
+    Returns (split, X_train, y_train, X_test, y_test).
+    """
+    from cortex.stimuli.digits import load_digit_split
+
+    split = load_digit_split(test_size=p.test_size, seed=spec.seed)
+    n_train, n_test = p.max_train, getattr(p, "max_test", None)
+    return split, split.X_train[:n_train], split.y_train[:n_train], split.X_test[:n_test], split.y_test[:n_test]
+
+
 def increasing(values: list[int], low: int, what: str = "step counts") -> list[int]:
     """A validator body: ``values`` must be distinct integers >= ``low`` in increasing order."""
     if any(v < low for v in values) or sorted(set(values)) != list(values):
