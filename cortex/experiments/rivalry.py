@@ -197,6 +197,8 @@ class Rivalry:
             labels=["A", "B"])}
         results = {**provenance(spec, model), "experiment": "rivalry", "sweep": p.sweep,
                    "time_unit": "settling step", "learned_field_cosine": cosine,
+                   # a spiking region simulates a fixed window per step: durations then also have a physical time
+                   "seconds_per_step": getattr(model.regions[p.region], "window", None),
                    "human_cv_band": list(HUMAN_CV)}
 
         if p.sweep == "none":
@@ -256,6 +258,10 @@ class Rivalry:
             else:
                 lines.append(f"dominance durations (settling steps): n={st['n']} mean={st['mean']:.1f} sd={st['sd']:.1f} "
                              f"CV={st['cv']:.3f} (human {HUMAN_CV[0]}-{HUMAN_CV[1]}) skewness={st['skewness']:.2f}")
+                if results.get("seconds_per_step"):
+                    ms = 1000 * results["seconds_per_step"]
+                    lines.append(f"  one settling step simulates {ms:g} ms: mean duration {st['mean'] * ms:.0f} ms, "
+                                 f"sd {st['sd'] * ms:.0f} ms")
                 lines.append(f"gamma fit: shape={st['gamma']['shape']:.2f} scale={st['gamma']['scale']:.1f} "
                              f"log-likelihood={st['gamma']['loglik']:.1f}")
                 lines.append(f"lognormal fit: sigma={st['lognormal']['sigma']:.3f} scale={st['lognormal']['scale']:.1f} "

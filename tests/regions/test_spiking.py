@@ -274,3 +274,5 @@ def test_rivalry_alternates_with_human_like_duration_statistics(tmp_path):
     assert st["skewness"] > 0.3 and st["gamma"]["shape"] > 1.5
     assert 0.3 < results["predominance_left"] < 0.7
     assert results["mixed_fraction"] < 0.1
+    assert results["seconds_per_step"] == pytest.approx(0.010)                 # one 10 ms window per step
+    assert f"mean duration {st['mean'] * 10:.0f} ms" in Rivalry.summary(results)
