@@ -63,12 +63,20 @@ def plot_duration_histogram(durations, stats: dict, path=None, title="dominance 
     return save_figure(fig, path)
 
 
-def _contrast_ticks(ax, c):
+def _finish_sweep(fig, c, xlabel, title, path):
+    """Both panels of a contrast sweep: log contrast axis ticked at the swept values, grid, title, save."""
     from matplotlib.ticker import NullFormatter
 
-    ax.set_xticks(c)
-    ax.set_xticklabels([f"{v:g}" for v in c], fontsize=8)
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    for ax in fig.axes:
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3, which="both")
+        ax.set_xticks(c)
+        ax.set_xticklabels([f"{v:g}" for v in c], fontsize=8)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, path)
 
 
 def _plain_log_labels(axis):
@@ -105,14 +113,7 @@ def plot_strength_sweep(table: list[dict], fixed: float, path=None, title="one s
     ax2.set_ylabel(f"mean dominance duration ({unit})")
     ax2.set_title("Levelt II: how each side's durations move", fontsize=10)
     ax2.legend(fontsize=8)
-    for ax in (ax1, ax2):
-        ax.set_xscale("log")
-        ax.set_xlabel("contrast of A (left eye)")
-        ax.grid(alpha=0.3, which="both")
-        _contrast_ticks(ax, c)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return _finish_sweep(fig, c, "contrast of A (left eye)", title, path)
 
 
 def plot_alternation_sweep(table: list[dict], path=None, title="both sides' strength swept", unit="settling steps"):
@@ -130,11 +131,4 @@ def plot_alternation_sweep(table: list[dict], path=None, title="both sides' stre
     ax2.set_ylabel("CV / fraction")
     ax2.legend(fontsize=8)
     ax2.set_title("variability of durations, and mixed (fused) time", fontsize=10)
-    for ax in (ax1, ax2):
-        ax.set_xscale("log")
-        ax.set_xlabel("contrast of both eyes")
-        ax.grid(alpha=0.3, which="both")
-        _contrast_ticks(ax, c)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return _finish_sweep(fig, c, "contrast of both eyes", title, path)
