@@ -90,6 +90,26 @@ def prepared(model: Model, stimuli: dict, noise: bool = True) -> settling.Settli
                              teachers, [], 1, model.spec.settle.rate, model._noise if noise else None)
 
 
+def bytes_per_step(sweep) -> int:
+    """Peak bytes traced above the steady state while one settling step runs (two warm-up steps first).
+
+    Works inside an outer ``tracemalloc`` session (it then leaves tracing on) or starts and stops its own.
+    """
+    sweep()
+    sweep()
+    outer = tracemalloc.is_tracing()
+    if not outer:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        sweep()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        if not outer:
+            tracemalloc.stop()
+
+
 def prepared_reference(model: Model, stimuli: dict, noise: bool = True) -> ReferenceSettling:
     inputs, teachers = model._prepare(stimuli)
     return ReferenceSettling(model._compiled, model._index, model._up, model._down, model.backend, inputs, teachers,
@@ -176,16 +196,12 @@ def memory_figures(rep: Report, key: str, model: Model, stimuli: dict, steps: in
             rep.add(key, f"peak memory per stimulus ({name})", peak / B / 1024, "KiB/stimulus")
         for name, sweep in (("engine", prepared(model, stimuli).sweep),) + (
                 (("reference", _ref_sweep(model, stimuli)),) if reference else ()):
-            sweep()
-            sweep()
-            tracemalloc.reset_peak()
-            base = tracemalloc.get_traced_memory()[0]
-            sweep()
+            allocated = bytes_per_step(sweep)
             singles = [blk.region.name for blk in model._schedule if isinstance(blk, settling.Single)]
             note = "peak above steady state, Python objects included"
             if name == "engine" and singles:
                 note += f"; {', '.join(singles)} step through their own methods"
-            rep.add(key, f"bytes allocated by one step ({name})", tracemalloc.get_traced_memory()[1] - base, "B", note)
+            rep.add(key, f"bytes allocated by one step ({name})", allocated, "B", note)
     finally:
         tracemalloc.stop()
 

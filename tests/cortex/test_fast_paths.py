@@ -124,23 +124,11 @@ def test_uniform_lateral_shortcut_equals_the_matmul(backend, digits, monkeypatch
 
 def test_w1_steady_step_allocates_no_arrays():
     """W1 (lateral V1, V2 and a softmax IT) at a small size: a steady step allocates less than one array."""
-    import tracemalloc
-
-    from cortex.bench.runner import prepared
+    from cortex.bench.runner import bytes_per_step, prepared
     wl = W.w1(batch=256, v1=64, v2=32)
     m = Model(wl.spec)
     assert any(isinstance(blk, SoftmaxBlock) for blk in m._schedule)
-    s = prepared(m, wl.stimuli)
-    s.sweep(0)
-    s.sweep(0)
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        s.sweep(0)
-        extra = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
+    extra = bytes_per_step(prepared(m, wl.stimuli).sweep)
     assert extra < 256 * 10 * 4, f"a step allocated {extra} bytes"      # IT's (batch, hypotheses) activity
 
 

@@ -7,14 +7,13 @@ promise (regions in one group share no energy term), weights staying in sync wit
 from __future__ import annotations
 
 import copy
-import tracemalloc
 
 import numpy as np
 import pytest
 
 from cortex.bench import workloads as W
 from cortex.bench.reference import settle_reference
-from cortex.bench.runner import prepared
+from cortex.bench.runner import bytes_per_step, prepared
 from cortex.grouped import LinearGroup
 from cortex.model import Model
 from cortex.settle import coupled_pairs
@@ -184,18 +183,8 @@ def test_weights_stay_in_sync(digits):
 def test_a_steady_step_allocates_no_arrays():
     wl = W.w2(regions=12, hypotheses=64, batch=32)
     m = Model(wl.spec)
-    s = prepared(m, wl.stimuli)
-    s.sweep(0)
-    s.sweep(0)
     smallest = 32 * 64 * 4                                  # the smallest (batch, hypotheses) array in this graph
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        s.sweep(0)
-        extra = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
+    extra = bytes_per_step(prepared(m, wl.stimuli).sweep)
     assert extra < smallest, f"a step allocated {extra} bytes"
 
 
