@@ -44,5 +44,12 @@ class RegionParams(Strict):
     teacher: str | None = None
 
 
+def context_curvature_bound(backend, V, c, context_precision: float) -> float:
+    """Upper bound of d2E/dY2 for a context term ``context_precision/2 |a - f((Y c) V)|^2``: what a region's
+    context sources add to their own step-size bound (``|V|_F^2 max(c)^2``, scaled by the precision)."""
+    V = backend.to_numpy(V)
+    return context_precision * float((V * V).sum()) * float(backend.to_numpy(c).max()) ** 2
+
+
 Competition = Literal["none", "lateral", "softmax"]
 ErrorKind = Literal["gaussian", "cauchy"]

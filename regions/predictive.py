@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from cortex.region import Adaptation, Competition, ErrorKind, RegionParams
+from cortex.region import Adaptation, Competition, ErrorKind, RegionParams, context_curvature_bound
 
 from . import register
 
@@ -212,9 +212,7 @@ class Predictive:
     def context_curvature(self) -> float:
         if not self.d_y:
             return 0.0
-        V = self.backend.to_numpy(self.weights["V"])
-        c_max = float(self.backend.to_numpy(self.c).max())
-        return self.p.context_precision * float((V * V).sum()) * c_max ** 2
+        return context_curvature_bound(self.backend, self.weights["V"], self.c, self.p.context_precision)
 
     def _steps(self):
         """Step sizes from curvature bounds, recomputed only after learning changed the weights."""

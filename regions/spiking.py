@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from cortex.errors import ResourceError
-from cortex.region import RegionParams, Strict
+from cortex.region import RegionParams, Strict, context_curvature_bound
 from cortex.units import Duration, PositiveRate, PositiveVoltage, Rate, Time, Voltage, si
 
 # brian2 simulates on the host, so this kind works in NumPy and crosses to the model's backend only at its
@@ -338,8 +338,7 @@ class Spiking:
     def context_curvature(self) -> float:
         if not self.d_y:
             return 0.0
-        V = self.backend.to_numpy(self.weights["V"])
-        return self.p.context_precision * float((V * V).sum()) * float(self.backend.to_numpy(self.c).max()) ** 2
+        return context_curvature_bound(self.backend, self.weights["V"], self.c, self.p.context_precision)
 
     def energy(self, state: State, X, Y):
         """(B,) the predictive energy of the rates in units of ``reference_rate`` (a read-out, not descended)."""
