@@ -194,9 +194,6 @@ class LinearGroup:
                     prior += link[1]
                 self._prior_ready[k] = True
 
-    def member_of(self, j) -> int:
-        return self.members.index(j)
-
     # ----- the step ----------------------------------------------------------------------------------
     def step(self, env):
         ops, p = env.ops, self.p
