@@ -104,7 +104,7 @@ class Params(Strict):
         if p.teacher != self.teacher:
             out.append((f"region {self.region!r} must have teacher: {self.teacher} so training can name the grating",
                         "region"))
-        if p.kind != "spiking" and getattr(p, "competition", None) != "lateral":
+        if getattr(p, "competition", "lateral") != "lateral":   # kinds without a choice (spiking) compete their own way
             out.append((f"region {self.region!r} needs competition: lateral: softmax activity has no memory, so "
                         "fatigue gives fusion or flicker, not alternation", "region"))
         return out
