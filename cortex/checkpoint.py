@@ -1,14 +1,19 @@
-"""Checkpoints: weights + the validated spec + versions in one ``.npz``, written atomically, read without pickle."""
+"""Checkpoints: weights + the validated spec + versions in one ``.npz``, written atomically, read without pickle.
+
+This module reads and writes; it never builds a model (so it needs no import of :mod:`cortex.model`, which
+calls it): :func:`cortex.load_checkpoint` reads with :func:`read_checkpoint`, builds, then restores.
+"""
 from __future__ import annotations
 
 import json
 import os
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .atomic import atomic_write
 from .errors import CheckpointError, SpecError
 from .spec import NetworkSpec, spec_from_dict
@@ -17,14 +22,15 @@ FORMAT = 1
 
 
 def save_checkpoint(model, path: str | os.PathLike) -> Path:
-    """Write ``model`` to ``path`` (exactly that name); an existing file is replaced only once the new one is complete."""
+    """Write ``model`` (a :class:`cortex.Model`) to ``path`` (exactly that name); an existing file is replaced only
+    once the new one is complete."""
     arrays = {}
     rng = {}
     for name, region in model.regions.items():
         for key, value in region.weights.items():
             arrays[f"{name}/{key}"] = model.backend.to_numpy(value)
         rng[name] = region.rng.generator.bit_generator.state
-    noise = {name: stream.generator.bit_generator.state for name, stream in zip(model.regions, model._noise)}
+    noise = {name: stream.generator.bit_generator.state for name, stream in zip(model.regions, model.noise_streams)}
     meta = {"format": FORMAT, "cortex": __version__, "numpy": np.__version__, "backend": model.backend.name,
             "spec": model.spec.to_dict(), "rng": rng, "noise_rng": noise}
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -34,10 +40,38 @@ def save_checkpoint(model, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, spec: NetworkSpec | None = None, backend: str | None = None):
-    """Rebuild the model saved at ``path``. With ``spec``, refuse a checkpoint made from a different spec."""
-    from .model import Model
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a checkpoint file holds, read and checked: the spec it was made from, its arrays and metadata."""
 
+    path: Path
+    spec: NetworkSpec
+    arrays: dict
+    meta: dict
+
+    def restore(self, model) -> None:
+        """Put the saved weights and random streams into ``model``, a fresh build of :attr:`spec`."""
+        for name, region in model.regions.items():
+            mine = {k.split("/", 1)[1]: v for k, v in self.arrays.items() if k.split("/", 1)[0] == name}
+            if set(mine) != set(region.weights):
+                raise CheckpointError(f"{self.path}: region {name!r} has arrays {sorted(mine)}, "
+                                      f"expected {sorted(region.weights)}")
+            try:
+                region.load_weights(mine)
+            except ValueError as exc:
+                raise CheckpointError(f"{self.path}: {exc}") from None
+            for key, streams in (("rng", {n: r.rng for n, r in model.regions.items()}),
+                                 ("noise_rng", dict(zip(model.regions, model.noise_streams)))):
+                saved_state = self.meta.get(key, {}).get(name) if isinstance(self.meta.get(key), dict) else None
+                if saved_state is not None:
+                    streams[name].generator.bit_generator.state = saved_state
+
+
+def read_checkpoint(path: str | os.PathLike, spec: NetworkSpec | None = None) -> Checkpoint:
+    """Read and check the checkpoint at ``path`` (without pickle). With ``spec``, refuse one made from another spec.
+
+    :func:`cortex.load_checkpoint` builds the model from it; this function only reads.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -58,21 +92,7 @@ def load_checkpoint(path: str | os.PathLike, spec: NetworkSpec | None = None, ba
     if spec is not None and spec.to_dict() != saved.to_dict():
         diff = _differences(saved.to_dict(), spec.to_dict())
         raise CheckpointError(f"{path}: the checkpoint was made from a different spec; differing keys: {', '.join(diff[:10])}")
-    model = Model(saved, backend=backend)
-    for name, region in model.regions.items():
-        mine = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.split("/", 1)[0] == name}
-        if set(mine) != set(region.weights):
-            raise CheckpointError(f"{path}: region {name!r} has arrays {sorted(mine)}, expected {sorted(region.weights)}")
-        try:
-            region.load_weights(mine)
-        except ValueError as exc:
-            raise CheckpointError(f"{path}: {exc}") from None
-        for key, streams in (("rng", {n: r.rng for n, r in model.regions.items()}),
-                             ("noise_rng", dict(zip(model.regions, model._noise)))):
-            saved_state = meta.get(key, {}).get(name) if isinstance(meta.get(key), dict) else None
-            if saved_state is not None:
-                streams[name].generator.bit_generator.state = saved_state
-    return model
+    return Checkpoint(path, saved, arrays, meta)
 
 
 def _differences(a, b, prefix="") -> list[str]:

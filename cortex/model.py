@@ -16,6 +16,7 @@ import numpy as np
 
 from . import settle as settling
 from .backend import Backend, get_backend
+from .checkpoint import read_checkpoint, save_checkpoint
 from .errors import ResourceError, StimulusError
 from .graph import bottom_up_order, build_graph
 from .spec import NetworkSpec
@@ -278,11 +279,23 @@ class Model:
             fields = fields @ b.to_numpy(self._compiled[self._index[name]].region.fields())
         raise StimulusError(f"region {region!r} reaches no sensor through its first inputs")
 
+    @property
+    def noise_streams(self) -> list:
+        """Each region's noise stream (in region order): checkpoints save and restore their state."""
+        return list(self._noise)
+
     def save(self, path: str | os.PathLike) -> None:
         """Write weights, spec and versions to one ``.npz`` file atomically (see :mod:`cortex.checkpoint`)."""
-        from .checkpoint import save_checkpoint
         save_checkpoint(self, path)
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{c.name}[{c.region.n}]" for c in self._compiled)
         return f"<Model {self.spec.name!r} on {self.backend.name}/{self.backend.dtype_name}: {parts}>"
+
+
+def load_checkpoint(path: str | os.PathLike, spec: NetworkSpec | None = None, backend: str | None = None) -> Model:
+    """Rebuild the model saved at ``path``. With ``spec``, refuse a checkpoint made from a different spec."""
+    checkpoint = read_checkpoint(path, spec)
+    model = Model(checkpoint.spec, backend=backend)
+    checkpoint.restore(model)
+    return model

@@ -18,7 +18,7 @@ def run(graph: str | os.PathLike, out: str | os.PathLike | None = None, *, backe
     ``overrides`` replace keys of the graph's ``experiment:`` block (e.g. a smaller run for a notebook);
     they are validated like the YAML itself. Results and figures go to ``out`` (default ``runs/<name>``).
     """
-    from . import graph_path
+    from .shipped import graph_path
     from .experiments import get_experiment_kind
     from .spec import load_spec, spec_from_dict
 

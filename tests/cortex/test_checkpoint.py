@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import cortex.checkpoint as ckpt
-from cortex.checkpoint import load_checkpoint, save_checkpoint
+from cortex.checkpoint import save_checkpoint
 from cortex.errors import CheckpointError, CortexError
-from cortex.model import Model
+from cortex.model import Model, load_checkpoint
 from cortex.spec import load_spec
 
 GRAPH = """\
