@@ -99,7 +99,7 @@ def _spiking_needs_brian2(request):
     """The spiking kind's cases skip with the reason when brian2 (the ``spiking`` extra) is absent."""
     callspec = getattr(request.node, "callspec", None)
     if callspec and callspec.params.get("case") == "kind-spiking":
-        from cortex.brian import brian2_available
+        from cortex.regions.spiking.circuit import brian2_available
 
         if not brian2_available():
             pytest.skip("kind: spiking needs brian2 (pip install 'cortex-sim[spiking]')")
@@ -318,7 +318,7 @@ def test_gradients_sent_to_sources_are_derivatives_of_the_energy(case, digits):
     checked = 0
     for j, (name, region) in enumerate(model.regions.items()):
         state = d.states[j]
-        X, Y = model._xy(j, d)
+        X, Y = model.compiled.inputs_of(j, d)
         g = model.backend.to_numpy(region.input_gradient(state, X))
         num = _numeric_grad(lambda Z: float(np.sum(region.energy(state, Z, Y))), X)
         np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-6 * np.abs(num).max(), err_msg=f"{name}: dE/dX")
@@ -352,7 +352,7 @@ def test_curvature_bounds_hold(case, digits):
     b, h = model.backend, 1e-4
     for j, (name, region) in enumerate(model.regions.items()):
         state = d.states[j]
-        X, Y = model._xy(j, d)
+        X, Y = model.compiled.inputs_of(j, d)
         pairs = [(lambda Z: b.to_numpy(region.input_gradient(state, b.asarray(Z))), b.to_numpy(X),
                   region.input_curvature(), "input")]
         if Y is not None:
