@@ -31,6 +31,10 @@ class Registry:
             return cls
         return wrap
 
+    def unregister(self, name: str) -> None:
+        """Forget ``name`` (for tests that register a kind of their own for a while)."""
+        self._kinds.pop(name, None)
+
     def known(self) -> list[str]:
         if not self._loaded:
             module = importlib.import_module(self.package)
