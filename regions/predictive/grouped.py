@@ -158,7 +158,7 @@ class LinearGroup(Block):
             self.sqrt_eta = b.asarray([[[math.sqrt(e)]] for e in etas])
         if self.fold:    # 1 + eta * inhibition * c, per member
             k = [e * self.p.inhibition * self.c_lat for e in etas]
-            self.one_k = 1.0 + k[0] if not hasattr(self.eta, "shape") else b.asarray([[[1.0 + x]] for x in k])
+            self.one_k = 1.0 + k[0] if isinstance(self.eta, float) else b.asarray([[[1.0 + x]] for x in k])
         for i, j in enumerate(self.members):
             st = states[j]
             self.A[i, ...], self.H[i, ...], self.P[i, ...] = st.a, st.h, st.pred

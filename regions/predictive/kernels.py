@@ -191,8 +191,14 @@ def factor_step(ops, XT, MU, Z, F, Ft, MB, ETAZ, pi, cauchy2, RR, T3, GZ, Tk):
     ops.subtract(Z, GZ[:, :, 0, :], Tk)
     Tk *= ETAZ
     Z -= Tk
+    hypothesis_predictions(ops, Z, F, MB, MU)
+
+
+def hypothesis_predictions(ops, Z, F, MB, MU):
+    """MU (B, n, d) <- m_i + z_i F_i: every hypothesis' own prediction, in one batched product."""
     ops.matmul(Z[:, :, None, :], F, MU[:, :, None, :])
     MU += MB
+    return MU
 
 
 def mirror_step(ops, A, e, H, temperature: float, s: float, u, t, mx, lse, prior_term=None, N=None, g_ext=None):

@@ -137,11 +137,11 @@ class Predictive(RegionKind):
         return term
 
     def _hypothesis_predictions(self, z, B):
-        """(B, n, d_X): every hypothesis' own prediction m_i + z_i F_i, all in one batched product."""
+        """(B, n, d_X): every hypothesis' own prediction m_i + z_i F_i (without factors: M, for every stimulus)."""
         M = self.weights["M"]
         if not self.k:
             return self.xp.broadcast_to(M, (B, self.n, self.d_x))
-        return M + (z[:, :, None, :] @ self.weights["F"])[:, :, 0, :]
+        return K.hypothesis_predictions(self.ops, z, self.weights["F"], M, self.backend.zeros((B, self.n, self.d_x)))
 
     def _xt(self, X):
         """X repeated for every hypothesis (B, n, d) in a scratch buffer."""
@@ -180,7 +180,8 @@ class Predictive(RegionKind):
         state = State(a=a, h=self.backend.zeros((B, self.n)), z=z, clamped=teacher is not None)
         if self.softmax:
             state.mu = self._hypothesis_predictions(state.z, B)
-            state.pred = self._expected_prediction(state)
+            state.pred = K.mixture_prediction(self.ops, state.a, state.mu if self.k else state.mu[0, ...],
+                                              self.backend.zeros((B, self.d_x)), bool(self.k))
         else:
             state.pred = state.a @ self.weights["W"]
         return state
@@ -286,12 +287,6 @@ class Predictive(RegionKind):
             K.mirror_step(ops, state.a, e, state.h, p.temperature, s, self._buf("u", (B, n)), self._buf("t", (B, n)),
                           self._buf("mx", (B, 1)), self._buf("lse", (B, 1)), self._prior_term(Y), noise, g_ext)
         K.mixture_prediction(ops, state.a, state.mu if self.k else state.mu[0, ...], state.pred, bool(self.k))
-
-    def _expected_prediction(self, state):
-        """(B, d_X) sum_i a_i mu_i (without factors mu_i = m_i for every stimulus: one plain matmul)."""
-        if not self.k:
-            return state.a @ state.mu[0, ...]
-        return (state.a[:, None, :] @ state.mu)[:, 0, :]
 
     def energy(self, state: State, X, Y):
         """(B,) this region's share of the energy for each stimulus."""
