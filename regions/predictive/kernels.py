@@ -150,7 +150,7 @@ def mean_energies(ops, X, pi, Mt, c, Xp, Xsq, q, t, e):
 
 
 def hypothesis_residuals(ops, XT, MU, pi, cauchy2, RR, T3):
-    """T3 (B, n, d) <- psi(X - mu_i) * pi per hypothesis (``XT``: X repeated for every hypothesis)."""
+    """T3 (B, n, d) <- psi(X - mu_i) * pi per hypothesis (``XT``: X (B, 1, d) or repeated for every hypothesis)."""
     ops.subtract(XT, MU, RR)
     if cauchy2 is None:
         return ops.multiply(RR, pi, T3)

@@ -143,12 +143,6 @@ class Predictive(RegionKind):
             return self.xp.broadcast_to(M, (B, self.n, self.d_x))
         return K.hypothesis_predictions(self.ops, z, self.weights["F"], M, self.backend.zeros((B, self.n, self.d_x)))
 
-    def _xt(self, X):
-        """X repeated for every hypothesis (B, n, d) in a scratch buffer."""
-        XT = self._buf("XT", (X.shape[0], self.n, self.d_x))
-        XT[...] = X[:, None, :]
-        return XT
-
     def _hypothesis_energies(self, X, state, out):
         """out (B, n) <- e_i, every hypothesis' prediction error on X (see :mod:`.kernels`)."""
         ops, B, n, d = self.ops, X.shape[0], self.n, self.d_x
@@ -158,7 +152,7 @@ class Predictive(RegionKind):
             return K.mean_energies(ops, X, self.pi, self.xp.moveaxis(M, -1, -2), c, self._buf("Xp", (B, d)),
                                    self._buf("Xsq", (B, d)), self._buf("q", (B, 1)), self._buf("t", (B, n)), out)
         z = state.z if self.k else None
-        return K.hypothesis_energies(ops, self._xt(X), state.mu, self.pi, self.cauchy2, self._buf("R3", (B, n, d)),
+        return K.hypothesis_energies(ops, X[:, None, :], state.mu, self.pi, self.cauchy2, self._buf("R3", (B, n, d)),
                                      self._buf("T3", (B, n, d)), out, z,
                                      self._buf("Tk", (B, n, self.k)) if self.k else None, self._buf("ek", (B, n)))
 
@@ -188,13 +182,12 @@ class Predictive(RegionKind):
 
     def input_gradient(self, state: State, X):
         """dE/dX (B, d_X): what this region sends down to the sources it explains (precision-weighted error)."""
-        b = self.backend
+        b, shape = self.backend, tuple(X.shape)
         if self.softmax and self.cauchy2 is not None:
-            B = X.shape[0]
-            r = K.hypothesis_residuals(self.ops, self._xt(X), state.mu, self.pi, self.cauchy2,
-                                       self._buf("R3", (B, self.n, self.d_x)), b.zeros((B, self.n, self.d_x)))
+            r = K.hypothesis_residuals(self.ops, X[:, None, :], state.mu, self.pi, self.cauchy2,
+                                       self._buf("R3", (shape[0], self.n, self.d_x)), b.zeros((shape[0], self.n, self.d_x)))
             return self.xp.sum(state.a[:, :, None] * r, axis=1)
-        return self.ops.residual(X, state.pred, self.pi, b.zeros(tuple(X.shape)), b.zeros(tuple(X.shape)), self.cauchy2)
+        return self.ops.residual(X, state.pred, self.pi, b.zeros(shape), self._buf("E2", shape), self.cauchy2)
 
     def context_gradient(self, state: State, Y):
         """dE/dY (B, d_Y): how this region's context term pulls on its (undelayed) context sources."""
@@ -275,7 +268,7 @@ class Predictive(RegionKind):
         ops, p, B, n, d = self.ops, self.p, X.shape[0], self.n, self.d_x
         if self.k:
             F = self.weights["F"]
-            K.factor_step(ops, self._xt(X), state.mu, state.z, F, self.xp.moveaxis(F, -1, -2), self.weights["M"],
+            K.factor_step(ops, X[:, None, :], state.mu, state.z, F, self.xp.moveaxis(F, -1, -2), self.weights["M"],
                           self.xp.reshape(rate * self._steps(), (n, 1)), self.pi, self.cauchy2,
                           self._buf("R3", (B, n, d)), self._buf("T3", (B, n, d)),
                           self._buf("GZ", (B, n, 1, self.k)), self._buf("Tk", (B, n, self.k)))
@@ -316,7 +309,7 @@ class Predictive(RegionKind):
         B = X.shape[0]
         a = state.a
         if self.softmax:
-            r = K.hypothesis_residuals(self.ops, self._xt(X), state.mu, self.pi, self.cauchy2,
+            r = K.hypothesis_residuals(self.ops, X[:, None, :], state.mu, self.pi, self.cauchy2,
                                        self._buf("R3", (B, self.n, self.d_x)), self.backend.zeros((B, self.n, self.d_x)))
             w["M"] = w["M"] + (p.lr / B) * xp.sum(a[:, :, None] * r, axis=0)
             if self.k:
