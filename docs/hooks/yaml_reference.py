@@ -24,7 +24,6 @@ from pathlib import Path
 
 import annotated_types as at
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
 HERE = Path(__file__).resolve().parent
 MEANINGS = HERE / "yaml_keys.yaml"
@@ -100,7 +99,7 @@ def _walk(model, section, prefix, own: dict, shared: dict, skip=()):
         yield Row(section, key, _value(field), _default(field), meaning)
 
 
-def _strict_model(tp):
+def _is_model(tp):
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
@@ -108,11 +107,11 @@ def _nested(annotation):
     """(model, key suffix) when a field holds a nested model (``a.b``), a dict of them (``a.NAME.b``) or a
     list of them (``a[].b``); (None, '') for a plain value."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if _strict_model(annotation):
+    if _is_model(annotation):
         return annotation, "."
-    if origin is dict and len(args) == 2 and _strict_model(args[1]):
+    if origin is dict and len(args) == 2 and _is_model(args[1]):
         return args[1], ".NAME."
-    if origin is list and args and _strict_model(args[0]):
+    if origin is list and args and _is_model(args[0]):
         return args[0], "[]."
     return None, ""
 
@@ -207,8 +206,6 @@ def _default(field) -> str:
     value = field.get_default(call_default_factory=True)
     if value is None:
         return "none"
-    if value is PydanticUndefined:
-        return "required"
     return f"`{_plain(value)}`"
 
 
