@@ -70,6 +70,11 @@ class SettleResult:
         """(batch,) index of the most active hypothesis of ``region`` (the label read off by analysis by synthesis)."""
         return np.argmax(self.activity[region], axis=1)
 
+    def to_xarray(self, names: dict | None = None, attrs: dict | None = None):
+        """This settle as an ``xarray.Dataset`` with labelled dimensions (see :func:`cortex.recording.to_dataset`)."""
+        from .recording import to_dataset
+        return to_dataset(self, names, attrs)
+
 
 def estimate_bytes(spec: NetworkSpec, batch: int = DEFAULT_BATCH) -> int:
     """Memory to build the model and settle one batch: weights plus per-stimulus state and temporaries."""
