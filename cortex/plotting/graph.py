@@ -2,7 +2,8 @@
 
 Sensors are squares at the bottom, regions circles above what they explain (see :mod:`.layout`). Input edges
 are solid and dark, context edges dashed and orange, delayed context dash-dotted and purple with its delay
-written beside it; precisions other than 1 are written where there is room. The canvas grows with the graph
+written beside it, a teacher (the input that clamps a region while training) dotted and green; precisions
+other than 1 are written where there is room. The canvas grows with the graph
 (one pixel of the layout is one pixel of the PNG), so a node never shrinks below its label.
 """
 from __future__ import annotations
@@ -15,12 +16,13 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
 from matplotlib.path import Path
 
 from .core import save_figure
-from .layout import FONT_PX, Layout, layered_layout, node_label
+from .layout import FONT_PX, Layout, layered_layout, node_label, teacher_links
 
 DPI = 110
 INPUT_STYLE = {"color": "#2c3e50", "linestyle": "-", "lw": 1.3}
 CONTEXT_STYLE = {"color": "#e67e22", "linestyle": (0, (5, 3)), "lw": 1.1}
 DELAYED_STYLE = {"color": "#8e44ad", "linestyle": (0, (6, 2, 1.5, 2)), "lw": 1.1}
+TEACHER_STYLE = {"color": "#27ae60", "linestyle": (0, (1, 2)), "lw": 1.6}
 FILLS = {"softmax": "#a1d99b", "lateral": "#9ecae1", "none": "#c6dbef"}
 SENSOR_FILL, OTHER_FILL = "#e0e0e0", "#fdd0a2"
 EDGE_LABELS_UP_TO = 30       # precision labels only while the graph has at most this many edges
@@ -85,6 +87,12 @@ def plot_graph(graph: nx.DiGraph, path=None, activity: dict | None = None, title
     edge_labels = n_edges <= EDGE_LABELS_UP_TO
     for u, v, d in graph.edges(data=True):
         _draw_edge(ax, layout, u, v, d, crowded, edge_labels, font)
+    for u, v in teacher_links(graph):
+        points = [boundary(layout, u, (layout.routes.get((u, v)) or [layout.pos[v]])[0]), *map(np.asarray,
+                  layout.routes.get((u, v), [])), boundary(layout, v, (layout.routes.get((u, v)) or [layout.pos[u]])[-1])]
+        ax.add_patch(FancyArrowPatch(path=_smooth(points), color=TEACHER_STYLE["color"], lw=TEACHER_STYLE["lw"],
+                                     linestyle=TEACHER_STYLE["linestyle"], arrowstyle="-|>", mutation_scale=10,
+                                     zorder=2, gid="teacher"))
 
     colours = _node_colours(graph, activity, vmax)
     for node in graph.nodes:
@@ -211,6 +219,8 @@ def _legend(graph, activity) -> list:
         handles.append(Line2D([], [], **CONTEXT_STYLE, label="context (a prior from the source)"))
     if ("context", True) in roles:
         handles.append(Line2D([], [], **DELAYED_STYLE, label="delayed context (frames)"))
+    if teacher_links(graph):
+        handles.append(Line2D([], [], **TEACHER_STYLE, label="teacher (clamps the region while training)"))
     handles.append(Patch(fc=SENSOR_FILL, ec="#555555", label="sensor"))
     if not activity:
         kinds = {d.get("competition") if d.get("kind", "predictive") == "predictive" else "other"

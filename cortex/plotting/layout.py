@@ -43,7 +43,8 @@ class Layout:
     pos : node -> (x, y) centre.
     level : node -> level (sensors 0).
     half : node -> (half width, half height) of its shape (a region's circle: both its radius).
-    routes : input edge (u, v) -> the waypoints between u and v, bottom to top (empty when adjacent levels).
+    routes : input edge or teacher link (u, v) -> its waypoints between u and v, bottom to top (empty when
+        the levels are adjacent).
     back_edges : input edges that close a loop; they are drawn against the levels.
     width, height : the canvas.
     """
@@ -66,11 +67,16 @@ def input_edges(graph: nx.DiGraph) -> list:
     return [(u, v) for u, v, d in graph.edges(data=True) if d.get("role") == "input" and u != v]
 
 
+def teacher_links(graph: nx.DiGraph) -> list:
+    """(teacher input, region) for every region clamped by a teacher while training (a node attribute, no edge)."""
+    return [(d["teacher"], n) for n, d in graph.nodes(data=True) if d.get("teacher") in graph and d["teacher"] != n]
+
+
 def levels(graph: nx.DiGraph) -> tuple[dict, set]:
     """Level of every node from the input edges, and the input edges set aside to break loops."""
     feeds = nx.DiGraph()
     feeds.add_nodes_from(graph.nodes)
-    feeds.add_edges_from(input_edges(graph))
+    feeds.add_edges_from(input_edges(graph) + teacher_links(graph))
     sensors = [n for n, d in graph.nodes(data=True) if d.get("type") == "input"]
     back, state = set(), {}
     for root in sensors + [n for n in graph.nodes if n not in sensors]:
@@ -124,8 +130,8 @@ def layered_layout(graph: nx.DiGraph, sweeps: int = 12, refine: int = 24) -> Lay
         rows[level[node]].append(node)
     half = {n: _half(graph, n) for n in graph.nodes}
     segments, routes = set(), {}
-    for u, v in input_edges(graph):
-        if (u, v) in back:
+    for u, v in input_edges(graph) + teacher_links(graph):   # teachers are routed like inputs, from below
+        if (u, v) in back or (u, v) in routes:
             continue
         chain = [u] + [("~", u, v, k) for k in range(level[u] + 1, level[v])] + [v]
         for k, w in enumerate(chain[1:-1], start=level[u] + 1):
