@@ -16,7 +16,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
 from matplotlib.path import Path
 
 from .core import save_figure
-from .layout import FONT_PX, Layout, layered_layout, node_label, teacher_links
+from .layout import Layout, layered_layout, node_label, teacher_links
 
 DPI = 110
 INPUT_STYLE = {"color": "#2c3e50", "linestyle": "-", "lw": 1.3}
@@ -108,7 +108,7 @@ def plot_graph(graph: nx.DiGraph, path=None, activity: dict | None = None, title
         ax.text(x, y, node_label(graph, node), ha="center", va="center", fontsize=font, zorder=4,
                 linespacing=1.05, color="white" if mappable and _dark(face) else "black")
 
-    if activity:
+    if activity and fig.get_axes()[-1] is ax:   # one colour bar per figure, also when an animation redraws
         sm = plt.cm.ScalarMappable(cmap="magma_r", norm=plt.Normalize(0.0, colours["__top__"]))
         fig.colorbar(sm, ax=ax, shrink=0.6, pad=0.02, orientation="horizontal", label="strongest hypothesis' activity")
     title = title or f"region graph {graph.graph.get('name', '')}"
@@ -233,4 +233,4 @@ def _legend(graph, activity) -> list:
     return handles
 
 
-__all__ = ["graph_layout", "plot_graph", "FONT_PX"]
+__all__ = ["graph_layout", "plot_graph"]
