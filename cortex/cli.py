@@ -11,6 +11,7 @@ import click
 
 from . import __version__
 from .errors import CortexError
+from .settings import PREFIX, envvar
 
 
 def _spec(graph: str):
@@ -49,7 +50,8 @@ def validate(graphs):
 @click.argument("graph")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Folder for results.json, figures and the checkpoint [default: runs/<graph name>].")
-@click.option("--backend", type=click.Choice(["numpy", "cupy", "auto"]), default=None, help="Override the graph's backend.")
+@click.option("--backend", type=click.Choice(["numpy", "cupy", "auto"]), default=None, envvar=envvar("backend"),
+              show_envvar=True, help="Override the graph's backend.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run(graph, out, backend, quiet):
     """Run the experiment of GRAPH (a shipped name such as 'digits', or a YAML file)."""
@@ -64,14 +66,32 @@ def run(graph, out, backend, quiet):
 
 @cli.command()
 @click.argument("graph")
-@click.option("--out", "out", type=click.Path(dir_okay=False), default="graph.png", show_default=True)
-def draw(graph, out):
-    """Draw GRAPH's regions and connections to a PNG."""
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="File to write [default: graph.png, or graph.html with --html].")
+@click.option("--html", is_flag=True, help="Write an interactive page (pan, zoom, hover for parameters) instead of a "
+                                          "PNG; implied by an --out ending in .html.")
+def draw(graph, out, html):
+    """Draw GRAPH's regions by level (senses at the bottom) to a PNG sized to the graph, or an HTML page."""
     from .graph import build_graph
-    from .plotting import plot_graph
 
-    plot_graph(build_graph(_spec(graph)), path=out)
-    click.echo(f"wrote {out}")
+    html = html or (out is not None and Path(out).suffix.lower() in (".html", ".htm"))
+    out = Path(out or ("graph.html" if html else "graph.png"))
+    g = build_graph(_spec(graph))
+    count = sum(1 for _, d in g.nodes(data=True) if d["type"] == "region")
+    regions = f"{count} region{'s' if count != 1 else ''}"
+    if html:
+        from .plotting.graph_html import graph_html
+
+        graph_html(g, out)
+        click.echo(f"wrote {out} (interactive, {regions})")
+        return
+    from PIL import Image
+
+    from .plotting import plot_graph, plt
+
+    plt.close(plot_graph(g, path=out))
+    with Image.open(out) as img:
+        click.echo(f"wrote {out} ({img.width}x{img.height} px, {regions})")
 
 
 @cli.command()
@@ -115,7 +135,7 @@ def list_graphs():
 def main(argv=None):
     """Entry point: user errors become a message and exit 2."""
     try:
-        cli.main(args=argv, prog_name="cortex", standalone_mode=False)
+        cli.main(args=argv, prog_name="cortex", standalone_mode=False, auto_envvar_prefix=PREFIX)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

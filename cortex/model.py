@@ -18,6 +18,7 @@ from . import settle as settling
 from .backend import Backend, get_backend
 from .errors import ResourceError, StimulusError
 from .graph import bottom_up_order, build_graph
+from .settings import setting
 from .spec import NetworkSpec
 
 DEFAULT_BATCH = 256
@@ -70,6 +71,11 @@ class SettleResult:
         """(batch,) index of the most active hypothesis of ``region`` (the label read off by analysis by synthesis)."""
         return np.argmax(self.activity[region], axis=1)
 
+    def to_xarray(self, names: dict | None = None, attrs: dict | None = None):
+        """This settle as an ``xarray.Dataset`` with labelled dimensions (see :func:`cortex.recording.to_dataset`)."""
+        from .recording import to_dataset
+        return to_dataset(self, names, attrs)
+
 
 def estimate_bytes(spec: NetworkSpec, batch: int = DEFAULT_BATCH) -> int:
     """Memory to build the model and settle one batch: weights plus per-stimulus state and temporaries."""
@@ -100,7 +106,8 @@ class Model:
     Parameters
     ----------
     spec : a validated :class:`~cortex.spec.NetworkSpec` (see :func:`cortex.load`).
-    backend : overrides ``spec.backend`` (e.g. ``"array_api_strict"`` in tests).
+    backend : overrides ``spec.backend`` (e.g. ``"array_api_strict"`` in tests); without it the environment
+        variable ``CORTEX_BACKEND`` does, when set (see :mod:`cortex.settings`).
     batch : the batch size the memory check plans for.
     group : step linear regions of equal shape together with batched matmuls (``False``: one region per
         block, the same numbers; for tests and benchmarks).
@@ -114,7 +121,7 @@ class Model:
                                 f"but this machine has {have / 2**30:.1f} GiB; use fewer hypotheses or a smaller batch")
         self.spec = spec
         self.graph: nx.DiGraph = build_graph(spec)
-        self.backend: Backend = get_backend(backend or spec.backend, spec.dtype, spec.seed)
+        self.backend: Backend = get_backend(backend or setting("backend") or spec.backend, spec.dtype, spec.seed)
         from cortex.regions import get_kind
 
         names = list(spec.regions)

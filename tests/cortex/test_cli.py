@@ -201,9 +201,9 @@ def test_draw_writes_a_png(capsys, tmp_path):
     out = tmp_path / "figs" / "digits.png"
     proc = cortex_main(capsys, "draw", "digits", "--out", out)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"wrote {out}"
-    assert out.read_bytes()[:8] == PNG_SIGNATURE
     img = matplotlib.image.imread(out)
+    assert proc.stdout.strip() == f"wrote {out} ({img.shape[1]}x{img.shape[0]} px, 1 region)"
+    assert out.read_bytes()[:8] == PNG_SIGNATURE
     assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100 and img.shape[2] in (3, 4)
     assert img[..., :3].std() > 0.01   # something is drawn, not a blank canvas
     assert [p.name for p in out.parent.iterdir()] == ["digits.png"]   # no temporary file left beside it
@@ -304,3 +304,22 @@ def test_run_reduced_digits(tmp_path):
     split = load_digit_split(test_size=0.2, seed=0)
     result = model.settle({"retina": split.X_test}, noise=False)
     assert float((result.winners("IT") == split.y_test).mean()) == pytest.approx(acc["clean"]["model"])
+
+
+def test_python_dash_m_cortex_is_the_command_line():
+    proc = subprocess.run([sys.executable, "-m", "cortex", "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"cortex, version {cortex.__version__}", proc.stderr
+
+
+def test_cortex_environment_variables_set_defaults(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("CORTEX_DRAW_OUT", str(tmp_path / "from_env.png"))   # any option: CORTEX_<COMMAND>_<OPTION>
+    proc = cortex_main(capsys, "draw", "digits")
+    assert proc.returncode == 0 and (tmp_path / "from_env.png").exists(), proc.stderr
+    monkeypatch.setenv("CORTEX_BACKEND", "array_api_strict")                # a setting every model follows
+    assert cortex.load("digits").backend.name == "array_api_strict"
+    assert cortex.load("digits", backend="numpy").backend.name == "numpy"   # an explicit choice still wins
+    monkeypatch.setenv("CORTEX_BACKEND", "tpu")
+    with pytest.raises(cortex.CortexError, match="CORTEX_BACKEND='tpu' is not one of numpy, cupy, auto"):
+        cortex.load("digits")
+    proc = cortex_main(capsys, "run", "digits", "--out", tmp_path / "r")
+    assert_user_error(proc, "CORTEX_BACKEND")
