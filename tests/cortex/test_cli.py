@@ -304,3 +304,19 @@ def test_run_reduced_digits(tmp_path):
     split = load_digit_split(test_size=0.2, seed=0)
     result = model.settle({"retina": split.X_test}, noise=False)
     assert float((result.winners("IT") == split.y_test).mean()) == pytest.approx(acc["clean"]["model"])
+
+
+def test_run_takes_a_seed_and_experiment_settings(capsys, tmp_path):
+    graph = tmp_path / "small.yaml"
+    graph.write_text(SMALL_DIGITS, encoding="utf-8")
+    proc = cortex_main(capsys, "run", graph, "--out", tmp_path / "run", "--quiet", "--seed", "5",
+                       "--set", "max_train=100", "--set", "examples=1")
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["seed"] == 5 and results["train_examples"] == 100
+    assert results["provenance"]["overrides"] == {"max_train": 100, "examples": 1, "seed": 5}
+    assert_user_error(cortex_main(capsys, "run", graph, "--out", tmp_path / "bad", "--set", "epochz=2"),
+                      "experiment.epochz", "did you mean 'epochs'?")
+    assert_user_error(cortex_main(capsys, "run", graph, "--out", tmp_path / "bad", "--set", "epochs"), "KEY=VALUE")
+    assert_user_error(cortex_main(capsys, "run", graph, "--out", tmp_path / "bad", "--seed", "-3"), "--seed")
+    assert not (tmp_path / "bad").exists()
