@@ -14,6 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
+from cortex import interrupts
 from cortex.errors import StimulusError
 from cortex.stimuli import checks
 
@@ -58,8 +59,10 @@ def fit_baselines(X, y, seed: int = 0) -> dict:
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="Training interrupted by user")
         for model in models.values():
             model.fit(arr, labels)
+            interrupts.check()   # the MLP catches Ctrl-C and returns half-trained: the run must stop here instead
     return models
 
 

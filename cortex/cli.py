@@ -65,12 +65,16 @@ def run(graph, out, seed, settings, data_file, backend, quiet):
     the run with exit status 130 / 143 and leave the output folder as it was.
     """
     from .experiments import get_experiment_kind
+    from .interrupts import RunInterrupted
     from .runner import run as run_experiment, time_line
 
     overrides = _settings(settings)
     if data_file is not None:
         overrides["data"] = data_file
-    results = run_experiment(graph, out, seed=seed, backend=backend, progress=not quiet, **overrides)
+    try:
+        results = run_experiment(graph, out, seed=seed, backend=backend, progress=not quiet, **overrides)
+    except RunInterrupted as exc:
+        raise _Stopped(exc) from None
     out = Path(out or Path("runs") / results["graph"])
     summary = get_experiment_kind(results["experiment"]).summary(results)
     click.echo((summary + "\n" if summary else "") + time_line(results["seconds"]))
@@ -143,15 +147,17 @@ def list_graphs():
         click.echo(f"{name:<16}{graph_path(name)}")
 
 
+class _Stopped(Exception):
+    """A run ended by a signal, carried past click (which would turn a KeyboardInterrupt into a bare Abort)."""
+
+
 def main(argv=None):
     """Entry point: user errors become a message and exit 2; SIGINT / SIGTERM one line and exit 130 / 143."""
-    from .interrupts import RunInterrupted
-
     try:
         cli.main(args=argv, prog_name="cortex", standalone_mode=False)
-    except RunInterrupted as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(exc.exit_code)
+    except _Stopped as exc:
+        click.echo(str(exc.args[0]), err=True)
+        sys.exit(exc.args[0].exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("aborted", err=True)
         sys.exit(130)

@@ -142,6 +142,8 @@ class PhaseTimer:
     def phase(self, name: str) -> Iterator[None]:
         t0 = time.perf_counter()
         self._seconds.setdefault(name, 0.0)     # phases are listed in the order they start
+        if self.echo is not None:
+            self.echo(f"{name} ...")
         self._inner.append(0.0)
         done = False
         try:
