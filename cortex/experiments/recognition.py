@@ -90,9 +90,13 @@ class Recognition(DigitExperiment):
                     table[name].update(score_baselines(full, X, d.y_eval))
                 table["few_shot"].update(score_baselines(few, d.X_eval, d.y_eval))
         curve = trained["curve"]
-        return {"accuracy": table, "train_examples": int(len(d.X_train)), "test_examples": int(len(d.y_eval)),
-                "epochs": p.epochs, "test_settle_steps": {c: int(r.steps) for c, r in settled.items()},
-                "train_energy_first_last": [curve[0], curve[-1]], "_settled": settled}
+        results = {"accuracy": table, "train_examples": int(len(d.X_train)), "test_examples": int(len(d.y_eval)),
+                   "epochs": p.epochs, "test_settle_steps": {c: int(r.steps) for c, r in settled.items()},
+                   "train_energy_first_last": [curve[0], curve[-1]], "_settled": settled}
+        if "occlusion" not in data["tests"]:
+            results["left_out"] = {"occlusion": f"input {p.stimulus!r} of shape "
+                                                f"{list(self.spec.inputs[p.stimulus].shape)} is not a 2-D image"}
+        return results
 
     def figures(self, data: dict, trained: dict, results: dict) -> dict:
         from cortex import plotting
