@@ -73,17 +73,6 @@ class Camouflage(DigitExperiment):
                                  image_shape=d.image_shape)
         return data
 
-    def train(self, data: dict) -> dict:
-        from cortex.model import Model
-
-        d = data["digits"]
-        model = Model(self.spec)
-        return {"model": model, "curve": self.train_digits(model, d.X_train, d.y_train, self.rng())}
-
-    @property
-    def rate(self) -> float:
-        return self.spec.settle.rate if self.p.rate is None else self.p.rate
-
     def evaluate(self, data: dict, trained: dict) -> dict:
         p, d, model, cam = self.p, data["digits"], trained["model"], data["cam"]
         longest = p.steps[-1]

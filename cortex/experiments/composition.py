@@ -26,6 +26,7 @@ from cortex.region import Strict
 
 from . import register
 from .base import Experiment
+from .digit_data import inputs_listing
 from .trainer import batch_count, epoch_batches
 
 CHUNK = 2048   # stimuli per settle call at test time (bounds memory)
@@ -76,7 +77,8 @@ class Params(Strict):
         shape = tuple(spec.inputs[self.stimulus].shape) if self.stimulus in spec.inputs else None
         if shape is None or len(shape) != 3 or shape[2] != 3 or shape[0] != shape[1] or shape[0] < 5:
             out.append((f"must name an input of shape [size, size, 3] (RGB, size >= 5), got {self.stimulus!r}"
-                        + (f" with shape {list(shape)}" if shape else ""), "stimulus"))
+                        + (f" with shape {list(shape)}" if shape else "") + f" (inputs: {inputs_listing(spec)})",
+                        "stimulus"))
         for key, region, label, names in (("colour_region", self.colour_region, self.colour_label, self.colours),
                                           ("shape_region", self.shape_region, self.shape_label, self.shapes)):
             if region not in spec.regions:

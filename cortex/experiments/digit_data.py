@@ -194,6 +194,20 @@ class DigitExperiment(Experiment):
     def splits(self, data: dict) -> dict:
         return data["digits"].record
 
+    def train(self, data: dict) -> dict:
+        """One model trained on the training split (``"model"``) and its energy curve (``"curve"``)."""
+        from cortex.model import Model
+
+        d = data["digits"]
+        model = Model(self.spec)
+        return {"model": model, "curve": self.train_digits(model, d.X_train, d.y_train, self.rng())}
+
+    @property
+    def rate(self) -> float:
+        """The settling rate of the test settles: the experiment's ``rate`` if it has one, else the graph's."""
+        own = getattr(self.p, "rate", None)
+        return self.spec.settle.rate if own is None else own
+
     def train_digits(self, model, X, y, rng: np.random.Generator, *, epochs: int | None = None,
                      desc: str = "training") -> list[float]:
         """Settle each shuffled mini-batch with the label clamped to the one-hot class, then learn; the energy curve."""

@@ -66,16 +66,8 @@ class FillingIn(DigitExperiment):
 
     Params = Params
 
-    def train(self, data: dict) -> dict:
-        from cortex.model import Model
-
-        d = data["digits"]
-        model = Model(self.spec)
-        return {"model": model, "curve": self.train_digits(model, d.X_train, d.y_train, self.rng())}
-
     def _settle(self, model, X, steps):
-        rate = self.spec.settle.rate if self.p.rate is None else self.p.rate
-        return model.settle({self.p.stimulus: X}, steps=steps, rate=rate, tol=0.0, noise=False)
+        return model.settle({self.p.stimulus: X}, steps=steps, rate=self.rate, tol=0.0, noise=False)
 
     def evaluate(self, data: dict, trained: dict) -> dict:
         from cortex.stimuli.digits import occlude
@@ -116,8 +108,7 @@ class FillingIn(DigitExperiment):
             "patch_mse": table,
             "mse_over_steps": {f"{s}x{s}": {str(k): v for k, v in c.items()} for s, c in curves.items()},
             "occlusion_value": p.occlusion_value,
-            "settle": {"rate": self.spec.settle.rate if p.rate is None else p.rate, "tol": 0.0, "noise": False,
-                       "steps": p.steps},
+            "settle": {"rate": self.rate, "tol": 0.0, "noise": False, "steps": p.steps},
             "train_examples": int(len(X_train)), "test_examples": int(len(y_test)),
             "train_energy_first_last": [curve[0], curve[-1]],
             "_curves": curves, "_shown": shown,
@@ -142,8 +133,7 @@ class FillingIn(DigitExperiment):
                 {s: (list(c), list(c.values())) for s, c in results["_curves"].items()},
                 title=f"filling in an occluded block (value {p.occlusion_value:g}): error inside the block"),
         }
-        rate = self.spec.settle.rate if p.rate is None else p.rate
-        rec = model.settle({p.stimulus: X_occ[ex]}, steps=p.steps, rate=rate, tol=0.0, noise=False, record=True)
+        rec = model.settle({p.stimulus: X_occ[ex]}, steps=p.steps, rate=self.rate, tol=0.0, noise=False, record=True)
         figures["competition"] = plotting.plot_competition(
             rec.trace[p.readout], images=X_occ[ex], image_shape=d.image_shape, labels=y_test[ex],
             hypothesis_names=[str(i) for i in range(10)],
