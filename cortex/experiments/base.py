@@ -14,6 +14,17 @@ folders itself. The stages, each returning a plain dict:
 The runner adds the seed, the provenance, the time of every stage, writes the run folder as one
 transaction and turns Ctrl-C into a clean exit. A whole experiment, in one file::
 
+    from typing import Literal
+
+    import numpy as np
+
+    from cortex.experiments import register
+    from cortex.experiments.base import Experiment
+    from cortex.experiments.trainer import epoch_batches
+    from cortex.model import Model
+    from cortex.plotting import plot_energy
+    from cortex.region import Strict
+
     class Params(Strict):
         kind: Literal["mean_image"] = "mean_image"
         stimulus: str = "retina"
