@@ -91,6 +91,7 @@ def execute(experiment, out: str | os.PathLike, *, progress: bool = True, graph_
     """
     out = Path(out)
     name = experiment.spec.name
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     timer = PhaseTimer(echo=(lambda line: print(f"{name}: {line}", file=sys.stderr, flush=True)) if progress else None)
     experiment.progress, experiment.timer = progress, timer
     folder = RunFolder(out)
@@ -109,7 +110,7 @@ def execute(experiment, out: str | os.PathLike, *, progress: bool = True, graph_
                 measured = experiment.evaluate(data, trained)
             with timer.phase("figures"):
                 figures = save_figures(experiment.figures(data, trained, measured), folder.path)
-            results = {**provenance(experiment.spec, model, graph_file=graph_file, overrides=overrides),
+            results = {**provenance(experiment.spec, model, graph_file=graph_file, overrides=overrides, started=started),
                        "experiment": experiment.kind_name,
                        **{k: v for k, v in measured.items() if not k.startswith("_")}}
             split = experiment.splits(data)
@@ -173,7 +174,7 @@ def time_line(seconds) -> str:
     return f"time: {seconds.get('total', 0.0):.1f} s" + (f" ({parts})" if parts else "")
 
 
-def provenance(spec, model=None, *, graph_file=None, overrides: dict | None = None) -> dict:
+def provenance(spec, model=None, *, graph_file=None, overrides: dict | None = None, started: str | None = None) -> dict:
     """Graph, seed, backend and versions (top level, as before), and under ``provenance`` enough to rerun it.
 
     ``provenance`` holds the cortex and package versions, the platform, the graph file and its SHA-256,
@@ -196,7 +197,7 @@ def provenance(spec, model=None, *, graph_file=None, overrides: dict | None = No
             "graph_sha256": file_hash,
             "overrides": dict(overrides or {}),
             "spec": spec.to_dict(),
-            "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "started_utc": started or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         },
     }
 
