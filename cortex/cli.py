@@ -157,6 +157,9 @@ def main(argv=None):
         cli.main(args=argv, prog_name="cortex", standalone_mode=False)
     except _Stopped as exc:
         click.echo(str(exc.args[0]), err=True)
+        if "brian2" in sys.modules:   # its objects, dropped mid-run, would warn at exit that no network used them
+            import logging
+            logging.getLogger("brian2").setLevel(logging.ERROR)
         sys.exit(exc.args[0].exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("aborted", err=True)

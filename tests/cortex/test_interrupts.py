@@ -131,6 +131,7 @@ def test_swallowed_ctrl_c_is_raised_again_at_the_next_check():
     y = np.arange(400) % 10
     mlp = MLPClassifier(hidden_layer_sizes=(256,), max_iter=100_000, tol=0, n_iter_no_change=10**9, random_state=0)
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    before = signal.getsignal(signal.SIGINT)
     with pytest.raises(RunInterrupted) as err:
         with interruptible():
             timer.start()
@@ -139,7 +140,7 @@ def test_swallowed_ctrl_c_is_raised_again_at_the_next_check():
             assert mlp.n_iter_ < 100_000
             check()
     assert err.value.exit_code == 130 and str(err.value).startswith("interrupted by SIGINT")
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # the usual handler is back
+    assert signal.getsignal(signal.SIGINT) is before                     # the handler from before is back
     check()                                                                # and nothing is pending
 
 
@@ -169,3 +170,19 @@ def test_a_folder_that_is_not_a_run_is_never_replaced(tmp_path, monkeypatch):
         with RunFolder(tmp_path):
             pass
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.spiking
+@pytest.mark.slow
+def test_ctrl_c_ends_a_spiking_run_too(tmp_path):
+    """brian2 turns Ctrl-C into 'stop this simulation step' by default; a cortex run must end instead."""
+    pytest.importorskip("brian2")
+    proc = start("rivalry_spiking", tmp_path / "spiking", "--set", "trials=4")
+    wait_for(proc, "training ...")
+    time.sleep(8)                                        # inside the brian2 simulations of training
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (stdout, stderr)
+    message = [line for line in stderr.splitlines() if not line.startswith("rivalry_spiking: ")]
+    assert message == [f"interrupted by SIGINT: nothing was written; {tmp_path / 'spiking'} was not created"], stderr
+    assert not (tmp_path / "spiking").exists() and leftovers(tmp_path / "spiking") == []
