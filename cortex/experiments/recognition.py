@@ -16,6 +16,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from cortex.errors import StimulusError
+
 from . import register
 from .digit_data import DigitExperiment, DigitParams
 from .report import accuracy_table
@@ -43,7 +45,6 @@ class Recognition(DigitExperiment):
     Params = Params
 
     def data(self) -> dict:
-        from cortex.errors import StimulusError
         from cortex.stimuli.digits import add_noise, few_shot, occlude
 
         p = self.p
@@ -104,9 +105,8 @@ class Recognition(DigitExperiment):
         p, d, model = self.p, data["digits"], trained["model"]
         fields, _ = model.sensor_fields(p.readout)
         figures = {
-            "fields": plotting.plot_fields(fields, d.display_shape, title=f"{p.readout}: learned generative fields "
-                                           "(class means)", labels=list(range(d.n_classes)) if d.source.startswith(
-                                               "scikit-learn") else list(d.classes)),
+            "fields": plotting.plot_fields(fields, d.display_shape, labels=list(d.classes),
+                                           title=f"{p.readout}: learned generative fields (class means)"),
             "energy": plotting.plot_energy({c: r.energy for c, r in results["_settled"].items()},
                                            title=f"settling energy on the {d.evaluated_on} set"),
             "training": plotting.plot_energy({"last settled batch": trained["curve"]},
@@ -120,7 +120,7 @@ class Recognition(DigitExperiment):
             rec.trace[p.readout], images=shown, image_shape=d.display_shape,
             labels=np.concatenate([np.asarray(d.classes)[d.y_eval[ex]]] * len(hard)),
             hypothesis_names=list(d.classes),
-            title=f"{p.readout}: {'digit' if d.source.startswith('scikit-learn') else 'class'} hypotheses competing "
+            title=f"{p.readout}: {'class' if p.data else 'digit'} hypotheses competing "
                   f"({', then '.join('noisy' if c == 'noise' else 'occluded' for c in hard)})")
         return figures
 
