@@ -323,3 +323,36 @@ def test_cortex_environment_variables_set_defaults(capsys, tmp_path, monkeypatch
         cortex.load("digits")
     proc = cortex_main(capsys, "run", "digits", "--out", tmp_path / "r")
     assert_user_error(proc, "CORTEX_BACKEND")
+
+
+def test_run_takes_a_seed_and_experiment_settings(capsys, tmp_path):
+    graph = tmp_path / "small.yaml"
+    graph.write_text(SMALL_DIGITS, encoding="utf-8")
+    proc = cortex_main(capsys, "run", graph, "--out", tmp_path / "run", "--quiet", "--seed", "5",
+                       "--set", "max_train=100", "--set", "examples=1")
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["seed"] == 5 and results["train_examples"] == 100
+    assert results["provenance"]["overrides"] == {"max_train": 100, "examples": 1, "seed": 5}
+    assert_user_error(cortex_main(capsys, "run", graph, "--out", tmp_path / "bad", "--set", "epochz=2"),
+                      "experiment.epochz", "did you mean 'epochs'?")
+    assert_user_error(cortex_main(capsys, "run", graph, "--out", tmp_path / "bad", "--set", "epochs"), "KEY=VALUE")
+    assert_user_error(cortex_main(capsys, "run", graph, "--out", tmp_path / "bad", "--seed", "-3"), "--seed")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_run_digits_into_a_log_file_is_short_and_names_every_phase(tmp_path):
+    """`cortex run digits > log.txt 2>&1`: no progress bars in a file, a few stage lines, a time per phase."""
+    log = tmp_path / "log.txt"
+    with open(log, "w") as f:
+        proc = subprocess.run([sys.executable, "-m", "cortex.cli", "run", "digits", "--out", str(tmp_path / "run")],
+                              stdout=f, stderr=subprocess.STDOUT, timeout=600)
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    lines = text.splitlines()
+    assert len(lines) < 200, len(lines)
+    assert "\r" not in text and "batch/s" not in text and "it/s" not in text     # no progress bars in a file
+    time_line = next(line for line in lines if line.startswith("time: "))
+    for phase in ("training", "testing", "baselines", "figures"):
+        assert f"{phase} " in time_line, time_line
+    assert "digits: training done (" in text
