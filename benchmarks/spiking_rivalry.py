@@ -60,15 +60,15 @@ def agreement(n: int, target: str, spiking_steps: int = 30, rate_steps: int = 20
 
     rate_spec = cortex.load_spec(cortex.graph_path("rivalry"))
     experiment = Rivalry(rate_spec, rate_spec.experiment)
-    patterns = experiment._patterns()
+    patterns = experiment.patterns()
     rate = Model(rate_spec)
-    W, _ = experiment._train(rate, patterns, np.random.default_rng([rate_spec.seed, 0]), False)
+    W, _ = experiment.train_gratings(rate, patterns, np.random.default_rng([rate_spec.seed, 0]))
 
     spec, params = spiking_spec(target)
     copied = Model(spec)
     copied.regions["P"].load_weights({"W": W})
     learned = Model(spec)
-    _, cosine = Rivalry(spec, params)._train(learned, patterns, np.random.default_rng([spec.seed, 0]), False)
+    _, cosine = Rivalry(spec, params).train_gratings(learned, patterns, np.random.default_rng([spec.seed, 0]))
 
     rng = np.random.default_rng(12345)
     left, right, label = binocular_training(patterns, n, rng, contrast=(0.3, 1.0), noise=0.05)

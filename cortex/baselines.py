@@ -14,7 +14,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
+from cortex import interrupts
 from cortex.errors import StimulusError
+from cortex.stimuli import checks
 
 __all__ = ["BASELINES", "EARLY_STOPPING_MIN_SAMPLES", "fit_baselines", "score_baselines"]
 
@@ -26,22 +28,6 @@ BASELINES: tuple[str, ...] = ("logistic_regression", "mlp")
 #: costs the MLP 1-4 points of test accuracy, while plain training converges well within
 #: ``max_iter``.
 EARLY_STOPPING_MIN_SAMPLES: int = 5000
-
-
-def _check_Xy(X, y) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(X, y)`` as arrays of matching length, or raise ``StimulusError``."""
-    arr = np.asarray(X)
-    labels = np.asarray(y)
-    if arr.ndim != 2:
-        raise StimulusError(f"X must be 2-D (n_examples, n_features), got shape {arr.shape}")
-    if labels.ndim != 1:
-        raise StimulusError(f"y must be 1-D, got shape {labels.shape}")
-    if arr.shape[0] != labels.shape[0]:
-        raise StimulusError(
-            f"X and y must have the same length, got len(X)={arr.shape[0]}, len(y)={labels.shape[0]}")
-    if arr.shape[0] == 0:
-        raise StimulusError("X must hold at least one example, got 0")
-    return arr, labels
 
 
 def fit_baselines(X, y, seed: int = 0) -> dict:
@@ -63,7 +49,7 @@ def fit_baselines(X, y, seed: int = 0) -> dict:
     Tiny training sets (e.g. 5 per class) may stop the solvers before their tolerance; that is
     expected there, so ``ConvergenceWarning`` is silenced inside this call only.
     """
-    arr, labels = _check_Xy(X, y)
+    arr, labels = checks.labelled(X, y, nonempty=True)
     if np.unique(labels).size < 2:
         raise StimulusError(f"y must hold at least 2 classes, got {np.unique(labels).tolist()}")
     models = {
@@ -73,8 +59,10 @@ def fit_baselines(X, y, seed: int = 0) -> dict:
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="Training interrupted by user")
         for model in models.values():
             model.fit(arr, labels)
+            interrupts.check()   # the MLP catches Ctrl-C and returns half-trained: the run must stop here instead
     return models
 
 
@@ -90,5 +78,5 @@ def score_baselines(models: dict, X, y) -> dict[str, float]:
     -------
     dict mapping each model name to its accuracy in [0, 1].
     """
-    arr, labels = _check_Xy(X, y)
+    arr, labels = checks.labelled(X, y, nonempty=True)
     return {name: float(np.mean(model.predict(arr) == labels)) for name, model in models.items()}

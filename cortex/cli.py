@@ -11,6 +11,7 @@ import click
 
 from ._version import __version__
 from .errors import CortexError
+from .settings import PREFIX, envvar
 
 
 def _spec(graph: str):
@@ -48,30 +49,84 @@ def validate(graphs):
 @cli.command()
 @click.argument("graph")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
-              help="Folder for results.json, figures and the checkpoint [default: runs/<graph name>].")
-@click.option("--backend", type=click.Choice(["numpy", "cupy", "auto"]), default=None, help="Override the graph's backend.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-def run(graph, out, backend, quiet):
-    """Run the experiment of GRAPH (a shipped name such as 'digits', or a YAML file)."""
-    from .experiments import get_experiment_kind
-    from .runner import run as run_experiment
+              help="Folder for results.json, figures and the checkpoint, replaced whole when the run succeeds "
+                   "[default: runs/<graph name>].")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None, help="Override the graph's seed.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Override a key of the graph's experiment block, e.g. --set epochs=1 --set evaluate_on=validation "
+                   "(the value is read as YAML). Repeatable.")
+@click.option("--data", "data_file", type=click.Path(dir_okay=False), default=None,
+              help="Your own examples: an .npz with arrays X, y (and optionally X_test, y_test); same as --set data=FILE.")
+@click.option("--backend", type=click.Choice(["numpy", "cupy", "auto"]), default=None, envvar=envvar("backend"),
+              show_envvar=True, help="Override the graph's backend.")
+@click.option("--quiet", is_flag=True, help="No progress bars or stage lines.")
+def run(graph, out, seed, settings, data_file, backend, quiet):
+    """Run the experiment of GRAPH (a shipped name such as 'digits', or a YAML file).
 
-    results = run_experiment(graph, out, backend=backend, progress=not quiet)
+    Progress goes to stderr (bars only on a terminal); the summary to stdout. Ctrl-C or SIGTERM stop
+    the run with exit status 130 / 143 and leave the output folder as it was.
+    """
+    from .experiments import get_experiment_kind
+    from .interrupts import RunInterrupted
+    from .runner import run as run_experiment, time_line
+
+    overrides = _settings(settings)
+    if data_file is not None:
+        overrides["data"] = data_file
+    try:
+        results = run_experiment(graph, out, seed=seed, backend=backend, progress=not quiet, **overrides)
+    except RunInterrupted as exc:
+        raise _Stopped(exc) from None
     out = Path(out or Path("runs") / results["graph"])
-    click.echo(get_experiment_kind(results["experiment"]).summary(results))
+    summary = get_experiment_kind(results["experiment"]).summary(results)
+    click.echo((summary + "\n" if summary else "") + time_line(results["seconds"]))
     click.echo(f"results: {out / 'results.json'}; figures: {', '.join(results.get('figures', []))}")
+
+
+def _settings(settings) -> dict:
+    """``KEY=VALUE`` pairs as a dict, each value read by the project's safe YAML loader (``1`` is a number)."""
+    from .errors import SpecError
+    from .yaml_source import load_yaml
+
+    out = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not key.replace("_", "").isalnum():
+            raise SpecError(f"--set {item!r}: expected KEY=VALUE with KEY a key of the experiment block, "
+                            "e.g. --set epochs=1")
+        out[key] = load_yaml(text=f"{key}: {value}\n" if value.strip() else f"{key}: ''\n", name=f"--set {item}").data[key]
+    return out
 
 
 @cli.command()
 @click.argument("graph")
-@click.option("--out", "out", type=click.Path(dir_okay=False), default="graph.png", show_default=True)
-def draw(graph, out):
-    """Draw GRAPH's regions and connections to a PNG."""
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="File to write [default: graph.png, or graph.html with --html].")
+@click.option("--html", is_flag=True, help="Write an interactive page (pan, zoom, hover for parameters) instead of a "
+                                          "PNG; implied by an --out ending in .html.")
+def draw(graph, out, html):
+    """Draw GRAPH's regions by level (senses at the bottom) to a PNG sized to the graph, or an HTML page."""
     from .graph import build_graph
-    from .plotting import plot_graph
 
-    plot_graph(build_graph(_spec(graph)), path=out)
-    click.echo(f"wrote {out}")
+    html = html or (out is not None and Path(out).suffix.lower() in (".html", ".htm"))
+    out = Path(out or ("graph.html" if html else "graph.png"))
+    g = build_graph(_spec(graph))
+    count = sum(1 for _, d in g.nodes(data=True) if d["type"] == "region")
+    regions = f"{count} region{'s' if count != 1 else ''}"
+    if html:
+        from .plotting.graph_html import graph_html
+
+        graph_html(g, out)
+        click.echo(f"wrote {out} (interactive, {regions})")
+        return
+    from PIL import Image
+
+    from .plotting import plot_graph, plt
+
+    plt.close(plot_graph(g, path=out))
+    with Image.open(out) as img:
+        click.echo(f"wrote {out} ({img.width}x{img.height} px, {regions})")
 
 
 @cli.command()
@@ -112,11 +167,21 @@ def list_graphs():
         click.echo(f"{name:<16}{graph_path(name)}")
 
 
+class _Stopped(Exception):
+    """A run ended by a signal, carried past click (which would turn a KeyboardInterrupt into a bare Abort)."""
+
+
 def main(argv=None):
-    """Entry point: user errors become a message and exit 2."""
+    """Entry point: user errors become a message and exit 2; SIGINT / SIGTERM one line and exit 130 / 143."""
     try:
-        cli.main(args=argv, prog_name="cortex", standalone_mode=False)
-    except click.exceptions.Abort:
+        cli.main(args=argv, prog_name="cortex", standalone_mode=False, auto_envvar_prefix=PREFIX)
+    except _Stopped as exc:
+        click.echo(str(exc.args[0]), err=True)
+        if "brian2" in sys.modules:   # its objects, dropped mid-run, would warn at exit that no network used them
+            import logging
+            logging.getLogger("brian2").setLevel(logging.ERROR)
+        sys.exit(exc.args[0].exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:

@@ -20,6 +20,7 @@ from .errors import ResourceError, StimulusError
 from .graph import build_graph
 from .region import Sources, region_kinds
 from .result import SettleResult
+from .settings import setting
 from .settle import DeviceState, SettleOptions, Settler
 from .spec import NetworkSpec
 
@@ -30,7 +31,6 @@ class _Owner:
     """The token a model stamps on the results it settles (``learn`` accepts only its own)."""
 
     __slots__ = ()
-
 
 def estimate_bytes(spec: NetworkSpec, batch: int = DEFAULT_BATCH) -> int:
     """Memory to build the model and settle one batch: weights plus per-stimulus state and temporaries."""
@@ -49,7 +49,8 @@ class Model:
     Parameters
     ----------
     spec : a validated :class:`~cortex.spec.NetworkSpec` (see :func:`cortex.load`).
-    backend : overrides ``spec.backend`` (e.g. ``"array_api_strict"`` in tests).
+    backend : overrides ``spec.backend`` (e.g. ``"array_api_strict"`` in tests); without it the environment
+        variable ``CORTEX_BACKEND`` does, when set (see :mod:`cortex.settings`).
     batch : the batch size the memory check plans for.
     group : step linear regions of equal shape together with batched matmuls (``False``: one region per
         block, the same numbers; for tests and benchmarks).
@@ -63,7 +64,7 @@ class Model:
                                 f"but this machine has {have / 2**30:.1f} GiB; use fewer hypotheses or a smaller batch")
         self.spec = spec
         self.graph: nx.DiGraph = build_graph(spec)
-        self.backend: Backend = get_backend(backend or spec.backend, spec.dtype, spec.seed)
+        self.backend: Backend = get_backend(backend or setting("backend") or spec.backend, spec.dtype, spec.seed)
         regions, self._noise = {}, []
         for i, name in enumerate(spec.regions):
             params = spec.regions[name]

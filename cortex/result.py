@@ -58,6 +58,11 @@ class SettleResult:
         """(batch,) index of the most active hypothesis of ``region`` (the label read off by analysis by synthesis)."""
         return np.argmax(self.activity[region], axis=1)
 
+    def to_xarray(self, names: dict | None = None, attrs: dict | None = None):
+        """This settle as an ``xarray.Dataset`` with labelled dimensions (see :func:`cortex.recording.to_dataset`)."""
+        from .recording import to_dataset
+        return to_dataset(self, names, attrs)
+
     def settled_by(self, owner) -> bool:
         """Whether this result holds the device state of a settle by the model whose token is ``owner``."""
         return self._device is not None and self._device.owner is owner

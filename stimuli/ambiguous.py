@@ -16,31 +16,13 @@ passed in. Works on any images given as rows (e.g. :mod:`cortex.stimuli.digits`)
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from cortex.errors import StimulusError
 
+from . import checks
+
 __all__ = ["morphs", "cues", "one_hot"]
-
-
-def _rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise StimulusError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
-    return rng
-
-
-def _int(value, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise StimulusError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _unit(value, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
-        raise StimulusError(f"{name} must be a number in [0, 1], got {value!r}")
-    return float(value)
 
 
 def morphs(X, y, a: int, b: int, n: int, weight, rng: np.random.Generator, noise: float = 0.0) -> np.ndarray:
@@ -60,7 +42,7 @@ def morphs(X, y, a: int, b: int, n: int, weight, rng: np.random.Generator, noise
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
         raise StimulusError(f"X must be (m, d) and y (m,) with the same m, got {X.shape} and {y.shape}")
-    n, rng = _int(n, "n", 1), _rng(rng)
+    n, rng = checks.integer(n, "n", 1), checks.rng(rng)
     if a == b:
         raise StimulusError(f"a and b must be different classes, got {a} twice")
     pools = []
@@ -71,16 +53,15 @@ def morphs(X, y, a: int, b: int, n: int, weight, rng: np.random.Generator, noise
         pools.append(idx)
     w = np.asarray(weight, dtype=np.float32)
     if w.ndim == 0:
-        w = np.full(n, float(_unit(float(w), "weight")), dtype=np.float32)
+        w = np.full(n, checks.unit(float(w), "weight"), dtype=np.float32)
     elif w.shape != (n,) or not np.all((w >= 0) & (w <= 1)):
         raise StimulusError(f"weight must be a number in [0, 1] or an array of n={n} of them, got shape {w.shape}")
-    if isinstance(noise, (bool, np.bool_)) or not isinstance(noise, numbers.Real) or not noise >= 0:
-        raise StimulusError(f"noise must be a number >= 0, got {noise!r}")
+    noise = checks.real(noise, "noise", low=0.0)
     A = X[rng.choice(pools[0], size=n)]
     B = X[rng.choice(pools[1], size=n)]
     out = w[:, None] * A + (1.0 - w[:, None]) * B
     if noise:
-        out = out + rng.normal(0.0, float(noise), size=out.shape)
+        out = out + rng.normal(0.0, noise, size=out.shape)
     return out.astype(np.float32)
 
 
@@ -90,7 +71,7 @@ def cues(labels, n_cues: int, validity: float, rng: np.random.Generator) -> np.n
     ``labels`` must be integers in ``[0, n_cues)``: cue k is the one that predicts class k.
     """
     labels = np.asarray(labels)
-    n_cues, validity, rng = _int(n_cues, "n_cues", 2), _unit(validity, "validity"), _rng(rng)
+    n_cues, validity, rng = checks.integer(n_cues, "n_cues", 2), checks.unit(validity, "validity"), checks.rng(rng)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise StimulusError(f"labels must be a 1-D integer array, got dtype {labels.dtype} and shape {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= n_cues):
@@ -102,7 +83,7 @@ def cues(labels, n_cues: int, validity: float, rng: np.random.Generator) -> np.n
 def one_hot(index, n: int) -> np.ndarray:
     """(len(index), n) float32 one-hot rows; an index of -1 gives a row of zeros (no cue)."""
     index = np.asarray(index)
-    n = _int(n, "n", 1)
+    n = checks.integer(n, "n", 1)
     if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer) or (index.size and (index.min() < -1 or index.max() >= n)):
         raise StimulusError(f"index must be a 1-D integer array with values in [-1, {n}), got {index!r}")
     out = np.zeros((index.size, n), dtype=np.float32)

@@ -18,7 +18,8 @@ import numpy as np
 
 from cortex.errors import StimulusError
 
-from .digits import IMAGE_SHAPE, _check_int, _check_real, _check_rng, _check_Xy
+from . import checks
+from .digits import IMAGE_SHAPE
 
 __all__ = ["Camouflaged", "camouflage"]
 
@@ -56,24 +57,17 @@ def camouflage(X, y, pool_X, pool_y, rng: np.random.Generator, fragments: int = 
     -------
     :class:`Camouflaged` (images, clutter, sources); ``X`` is not modified.
     """
-    arr, labels = _check_Xy(X, y)
-    pool, pool_labels = _check_Xy(pool_X, pool_y)
-    n_frag = _check_int(fragments, "fragments", 0)
-    try:
-        H, W = image_shape
-    except (TypeError, ValueError):
-        raise StimulusError(f"image_shape must be (height, width), got {image_shape!r}") from None
-    H, W = _check_int(H, "image_shape", 1), _check_int(W, "image_shape", 1)
-    size = _check_int(fragment_size, "fragment_size", 1)
+    arr, labels = checks.labelled(X, y)
+    pool, pool_labels = checks.labelled(pool_X, pool_y)
+    n_frag = checks.integer(fragments, "fragments", 0)
+    H, W = checks.image_shape(image_shape)
+    size = checks.integer(fragment_size, "fragment_size", 1)
     if size > min(H, W):
         raise StimulusError(f"fragment_size must be at most min(image_shape) = {min(H, W)}, got {size}")
-    inten = _check_real(intensity, "intensity")
-    if not 0.0 <= inten <= 1.0:
-        raise StimulusError(f"intensity must be in [0, 1], got {intensity!r}")
-    rng = _check_rng(rng)
+    inten = checks.unit(intensity, "intensity")
+    rng = checks.rng(rng)
     for name, a in (("X", arr), ("pool_X", pool)):
-        if a.shape[1] != H * W:
-            raise StimulusError(f"{name} rows must have image_shape {(H, W)} = {H * W} pixels, got {a.shape[1]}")
+        checks.image_shape((H, W), a, name)
     n = arr.shape[0]
     out = arr.astype(np.float32).reshape(n, H, W)      # always a copy
     clutter = np.zeros_like(out)

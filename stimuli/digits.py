@@ -9,13 +9,14 @@ identical arrays.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from cortex.errors import StimulusError
+
+from . import checks
 
 __all__ = ["DigitSplit", "load_digit_split", "add_noise", "occlude", "few_shot", "batches"]
 
@@ -44,57 +45,6 @@ class DigitSplit:
     n_classes: int = N_CLASSES
 
 
-# --------------------------------------------------------------------------- validation helpers
-
-def _check_X(X, name: str = "X") -> np.ndarray:
-    """Return ``X`` as a 2-D array, or raise; every stimulus is a batch of flattened images."""
-    arr = np.asarray(X)
-    if arr.ndim != 2:
-        raise StimulusError(f"{name} must be 2-D (n_images, n_pixels), got shape {arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise StimulusError(f"{name} must be numeric, got dtype {arr.dtype}")
-    return arr
-
-
-def _check_Xy(X, y) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(X, y)`` as arrays with one label per row, or raise."""
-    arr = _check_X(X)
-    labels = np.asarray(y)
-    if labels.ndim != 1:
-        raise StimulusError(f"y must be 1-D, got shape {labels.shape}")
-    if labels.shape[0] != arr.shape[0]:
-        raise StimulusError(
-            f"X and y must have the same length, got len(X)={arr.shape[0]}, len(y)={labels.shape[0]}")
-    return arr, labels
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    """Return ``value`` as an int >= ``minimum``; bools and floats are refused (likely mistakes)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise StimulusError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise StimulusError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_real(value, name: str) -> float:
-    """Return ``value`` as a finite float, or raise."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise StimulusError(f"{name} must be a real number, got {value!r}")
-    out = float(value)
-    if not math.isfinite(out):
-        raise StimulusError(f"{name} must be finite, got {value!r}")
-    return out
-
-
-def _check_rng(rng) -> np.random.Generator:
-    """Refuse anything but a Generator, so no randomness leaks in from global state."""
-    if not isinstance(rng, np.random.Generator):
-        raise StimulusError(
-            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
-    return rng
-
-
 # --------------------------------------------------------------------------- loading
 
 def load_digit_split(test_size: float = 0.2, seed: int = 0) -> DigitSplit:
@@ -115,10 +65,8 @@ def load_digit_split(test_size: float = 0.2, seed: int = 0) -> DigitSplit:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    ts = _check_real(test_size, "test_size")
-    if not 0.0 < ts < 1.0:
-        raise StimulusError(f"test_size must be in (0, 1), got {test_size!r}")
-    seed = _check_int(seed, "seed", 0)
+    ts = checks.real(test_size, "test_size", 0.0, 1.0, open_low=True, open_high=True)
+    seed = checks.integer(seed, "seed", 0)
     X, y = load_digits(return_X_y=True)
     X = (X / _PIXEL_MAX).astype(np.float32)
     y = y.astype(np.int64)
@@ -144,11 +92,9 @@ def add_noise(X, sigma: float, rng: np.random.Generator, clip: bool = False) -> 
     -------
     (n, p) float32, a new array; ``X`` is not modified.
     """
-    arr = _check_X(X)
-    s = _check_real(sigma, "sigma")
-    if s < 0:
-        raise StimulusError(f"sigma must be >= 0, got {sigma!r}")
-    rng = _check_rng(rng)
+    arr = checks.examples(X)
+    s = checks.real(sigma, "sigma", low=0.0)
+    rng = checks.rng(rng)
     out = arr.astype(np.float32) + rng.normal(0.0, s, size=arr.shape).astype(np.float32)
     if clip:
         np.clip(out, 0.0, 1.0, out=out)
@@ -185,21 +131,11 @@ def occlude(X, fraction: float, rng: np.random.Generator, image_shape: tuple[int
     occluded : (n, H*W) float32, a new array.
     mask : (n, H*W) bool, True where a pixel was occluded.
     """
-    arr = _check_X(X)
-    f = _check_real(fraction, "fraction")
-    if not 0.0 < f <= 1.0:
-        raise StimulusError(f"fraction must be in (0, 1], got {fraction!r}")
-    try:
-        H, W = image_shape
-    except (TypeError, ValueError):
-        raise StimulusError(f"image_shape must be (height, width), got {image_shape!r}") from None
-    H = _check_int(H, "image_shape", 1)
-    W = _check_int(W, "image_shape", 1)
-    if arr.shape[1] != H * W:
-        raise StimulusError(
-            f"X rows must have image_shape {(H, W)} = {H * W} pixels, got {arr.shape[1]}")
-    v = _check_real(value, "value")
-    rng = _check_rng(rng)
+    arr = checks.examples(X)
+    f = checks.real(fraction, "fraction", 0.0, 1.0, open_low=True)
+    H, W = checks.image_shape(image_shape, arr)
+    v = checks.real(value, "value")
+    rng = checks.rng(rng)
 
     n = arr.shape[0]
     h, w = _block_shape(f, (H, W))
@@ -237,9 +173,9 @@ def few_shot(X, y, per_class: int, rng: np.random.Generator) -> tuple[np.ndarray
     ------
     StimulusError if some class has fewer than ``per_class`` examples.
     """
-    arr, labels = _check_Xy(X, y)
-    k = _check_int(per_class, "per_class", 1)
-    rng = _check_rng(rng)
+    arr, labels = checks.labelled(X, y)
+    k = checks.integer(per_class, "per_class", 1)
+    rng = checks.rng(rng)
     classes, counts = np.unique(labels, return_counts=True)
     short = classes[counts < k]
     if short.size:
@@ -271,10 +207,10 @@ def batches(X, y, batch_size: int, rng: np.random.Generator,
     ------
     (X_batch, y_batch), copies of the selected rows.
     """
-    arr, labels = _check_Xy(X, y)
-    bs = _check_int(batch_size, "batch_size", 1)
-    ep = _check_int(epochs, "epochs", 1)
-    rng = _check_rng(rng)
+    arr, labels = checks.labelled(X, y)
+    bs = checks.integer(batch_size, "batch_size", 1)
+    ep = checks.integer(epochs, "epochs", 1)
+    rng = checks.rng(rng)
     return _batches(arr, labels, bs, rng, ep)
 
 

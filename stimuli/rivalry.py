@@ -19,27 +19,13 @@ the ``numpy.random.Generator`` passed in.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from cortex.errors import StimulusError
 
+from . import checks
+
 __all__ = ["grating", "gratings", "binocular_training", "rivalrous", "contrast_grid"]
-
-
-def _positive_int(value, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise StimulusError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _finite(value, name: str, low: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise StimulusError(f"{name} must be a finite number, got {value!r}")
-    if low is not None and value < low:
-        raise StimulusError(f"{name} must be >= {low}, got {value!r}")
-    return float(value)
 
 
 def _contrasts(value, name: str, n: int | None = None) -> np.ndarray:
@@ -63,10 +49,10 @@ def grating(size: int, orientation: float, cycles: float = 2.0, phase: float = 0
     cycles : periods across the image width.
     phase : degrees.
     """
-    size = _positive_int(size, "size", 4)
-    orientation = _finite(orientation, "orientation")
-    cycles = _finite(cycles, "cycles", 0.5)
-    phase = _finite(phase, "phase")
+    size = checks.integer(size, "size", 4)
+    orientation = checks.real(orientation, "orientation")
+    cycles = checks.real(cycles, "cycles", 0.5)
+    phase = checks.real(phase, "phase")
     y, x = np.mgrid[0:size, 0:size] / size
     theta = np.deg2rad(orientation)
     g = np.sin(2 * np.pi * cycles * (x * np.cos(theta) + y * np.sin(theta)) + np.deg2rad(phase))
@@ -100,13 +86,12 @@ def binocular_training(patterns, n: int, rng: np.random.Generator, contrast=(0.3
     Returns (left, right, label): (n, h, w), (n, h, w) float32 and (n,) int64 in {0, 1}, the pattern shown.
     """
     P = _check_patterns(patterns)
-    n = _positive_int(n, "n")
-    if not isinstance(rng, np.random.Generator):
-        raise StimulusError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    lo, hi = (_finite(c, "contrast", 0.0) for c in contrast)
+    n = checks.integer(n, "n", 1)
+    rng = checks.rng(rng)
+    lo, hi = (checks.real(c, "contrast", 0.0) for c in contrast)
     if hi < lo:
         raise StimulusError(f"contrast must be a (low, high) range with low <= high, got {contrast!r}")
-    noise = _finite(noise, "noise", 0.0)
+    noise = checks.real(noise, "noise", 0.0)
     label = rng.integers(0, 2, n)
     c = rng.uniform(lo, hi, n).astype(np.float32)[:, None, None]
     images = c * P[label]
@@ -129,12 +114,12 @@ def rivalrous(patterns, contrast_left=1.0, contrast_right=1.0, trials: int | Non
     sizes = {a.size for a in (cl, cr) if a.ndim == 1} - {1}
     if len(sizes) > 1:
         raise StimulusError(f"contrast_left and contrast_right have different lengths {cl.size} and {cr.size}")
-    n = _positive_int(trials, "trials") if trials is not None else (sizes.pop() if sizes else 1)
+    n = checks.integer(trials, "trials", 1) if trials is not None else (sizes.pop() if sizes else 1)
     cl = np.broadcast_to(cl.reshape(-1), (n,)) if cl.ndim else np.full(n, float(cl))
     cr = np.broadcast_to(cr.reshape(-1), (n,)) if cr.ndim else np.full(n, float(cr))
     left = (cl[:, None, None] * A).astype(np.float32)
     right = (cr[:, None, None] * B).astype(np.float32)
-    noise = _finite(noise, "noise", 0.0)
+    noise = checks.real(noise, "noise", 0.0)
     if noise:
         if not isinstance(rng, np.random.Generator):
             raise StimulusError("noise > 0 needs rng, a numpy.random.Generator")
@@ -145,8 +130,8 @@ def rivalrous(patterns, contrast_left=1.0, contrast_right=1.0, trials: int | Non
 
 def contrast_grid(low: float, high: float, count: int) -> np.ndarray:
     """``count`` contrasts evenly spaced on a log scale from ``low`` to ``high`` (float64)."""
-    low, high = _finite(low, "low", 0.0), _finite(high, "high", 0.0)
-    count = _positive_int(count, "count", 2)
+    low, high = checks.real(low, "low", 0.0), checks.real(high, "high", 0.0)
+    count = checks.integer(count, "count", 2)
     if not 0 < low < high:
         raise StimulusError(f"need 0 < low < high, got low={low}, high={high}")
     return np.geomspace(low, high, count)

@@ -17,12 +17,13 @@ passed in (same seed, same arrays).
 """
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from cortex.errors import StimulusError
+
+from . import checks
 
 __all__ = ["GLYPHS", "COLOURS", "ShapeSet", "make_shapes", "latin_holdout", "held_out_pairs"]
 
@@ -78,38 +79,6 @@ class ShapeSet:
         return self.images.reshape(len(self.images), -1)
 
 
-def _names(names, table: dict, what: str) -> tuple[str, ...]:
-    if isinstance(names, str) or not hasattr(names, "__iter__"):
-        raise StimulusError(f"{what} must be a list of names, got {names!r}")
-    names = tuple(names)
-    if len(names) < 2:
-        raise StimulusError(f"{what} needs at least 2 names, got {list(names)}")
-    unknown = [n for n in names if n not in table]
-    if unknown:
-        raise StimulusError(f"unknown {what} {unknown}; known: {', '.join(table)}")
-    if len(set(names)) != len(names):
-        raise StimulusError(f"{what} lists a name twice: {list(names)}")
-    return names
-
-
-def _int(value, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise StimulusError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _nonneg(value, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-        raise StimulusError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise StimulusError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
-    return rng
-
-
 def make_shapes(n: int, rng: np.random.Generator, colours=("red", "green", "blue", "yellow"),
                 shapes=("square", "plus", "cross", "diamond"), pairs=None, size: int = 8, jitter: int = 1,
                 brightness: float = 0.3, colour_jitter: float = 0.1, noise: float = 0.1) -> ShapeSet:
@@ -127,14 +96,12 @@ def make_shapes(n: int, rng: np.random.Generator, colours=("red", "green", "blue
     colour_jitter : standard deviation of per-image, per-channel colour noise (the colour is then clipped to [0, 1]).
     noise : standard deviation of per-pixel Gaussian noise.
     """
-    n = _int(n, "n", 1)
-    rng = _rng(rng)
-    colours, shapes = _names(colours, COLOURS, "colours"), _names(shapes, GLYPHS, "shapes")
-    size, jitter = _int(size, "size", GLYPH_SIZE), _int(jitter, "jitter", 0)
-    brightness = _nonneg(brightness, "brightness")
-    if brightness > 1:
-        raise StimulusError(f"brightness must be in [0, 1], got {brightness}")
-    colour_jitter, noise = _nonneg(colour_jitter, "colour_jitter"), _nonneg(noise, "noise")
+    n = checks.integer(n, "n", 1)
+    rng = checks.rng(rng)
+    colours, shapes = checks.names(colours, COLOURS, "colours"), checks.names(shapes, GLYPHS, "shapes")
+    size, jitter = checks.integer(size, "size", GLYPH_SIZE), checks.integer(jitter, "jitter", 0)
+    brightness = checks.unit(brightness, "brightness")
+    colour_jitter, noise = checks.real(colour_jitter, "colour_jitter", 0.0), checks.real(noise, "noise", 0.0)
     allowed = _pairs(pairs, len(colours), len(shapes))
 
     pick = allowed[rng.integers(0, len(allowed), size=n)]
@@ -174,11 +141,11 @@ def latin_holdout(n_colours: int, n_shapes: int, per_colour: int = 1, rng: np.ra
     every colour loses ``per_colour`` shapes and the losses spread evenly over the shapes, so every colour
     and every shape is still seen in training. ``rng`` draws the offset (0 without one).
     """
-    n_colours, n_shapes = _int(n_colours, "n_colours", 2), _int(n_shapes, "n_shapes", 2)
-    per_colour = _int(per_colour, "per_colour", 1)
+    n_colours, n_shapes = checks.integer(n_colours, "n_colours", 2), checks.integer(n_shapes, "n_shapes", 2)
+    per_colour = checks.integer(per_colour, "per_colour", 1)
     if per_colour >= n_shapes:
         raise StimulusError(f"per_colour must be < n_shapes ({n_shapes}) so each colour keeps a shape, got {per_colour}")
-    offset = int(_rng(rng).integers(0, n_shapes)) if rng is not None else 0
+    offset = int(checks.rng(rng).integers(0, n_shapes)) if rng is not None else 0
     mask = np.zeros((n_colours, n_shapes), dtype=bool)
     c = np.repeat(np.arange(n_colours), per_colour)
     s = (offset + c + np.tile(np.arange(per_colour), n_colours)) % n_shapes

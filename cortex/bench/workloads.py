@@ -136,3 +136,61 @@ def w3(batch: int = 64, steps: int = 2000) -> Workload:
     teachers = {p.teacher for p in spec.regions.values() if p.teacher}
     stimuli = {k: v for k, v in stimuli.items() if k not in teachers}
     return Workload("W3", "rivalry stream (adaptation + noise)", spec, stimuli, (steps,), batch, notes)
+
+
+def hierarchy_data(regions: int = 50, streams: int = 3, hypotheses: int = 16, sensor_size: int = 64,
+                   seed: int = 0) -> dict:
+    """A synthetic cortex-like graph of ``regions`` regions, for drawings and layout tests (and as a workload).
+
+    Each sensory stream (``V``, ``A``, ``S``, ...) is a hierarchy whose levels halve in width: a region takes
+    input from 1-3 neighbouring regions of the level below (the first level from its sensor) and often gets
+    a top-down context from a region above that explains it, or a lateral one from its neighbour. About one
+    region in twelve is multimodal (``M``), explaining the tops of several streams, and the top regions
+    predict themselves one frame ahead (delayed self-context).
+    """
+    rng = np.random.default_rng(seed)
+    streams = max(1, min(streams, 6, regions))
+    multimodal = max(1 if streams > 1 and regions >= 4 else 0, regions // 12)
+    per_stream = [len(part) for part in np.array_split(np.arange(regions - multimodal), streams)]
+    body, conns, tops = {}, [], []
+    inputs = {}
+    for s, m in enumerate(per_stream):
+        prefix = "VASTGO"[s]
+        sensor = ["retina", "cochlea", "skin", "tongue", "gut", "nose"][s]
+        inputs[sensor] = {"shape": [sensor_size]}
+        widths, left = [], m
+        while left > 0:
+            w = max(1, int(np.ceil(left / 2))) if left > 2 else left if not widths else 1
+            widths.append(w)
+            left -= w
+        below = [sensor]
+        for k, w in enumerate(widths, start=1):
+            level = [f"{prefix}{k}_{i}" for i in range(w)]
+            for i, name in enumerate(level):
+                centre = (i + 0.5) * len(below) / w
+                count = min(len(below), int(rng.integers(1, 4)))
+                start = int(np.clip(round(centre - count / 2), 0, len(below) - count))
+                body[name] = {"kind": "predictive", "hypotheses": hypotheses, "inputs": below[start:start + count],
+                              "competition": "lateral", "inhibition": 0.05, "sparsity": 0.02, "lr": 0.02}
+            for i, name in enumerate(level):
+                if i + 1 < len(level) and rng.random() < 0.3:
+                    conns.append({"from": level[i + 1], "to": name, "role": "context", "precision": 0.5})
+            if k > 1:
+                for name in level:
+                    for src in body[name]["inputs"]:
+                        if rng.random() < 0.5:
+                            conns.append({"from": name, "to": src, "role": "context"})
+            below = level
+        tops.append(below)
+    top_level = [f"M{i}" for i in range(multimodal)]
+    for i, name in enumerate(top_level):
+        picks = [t[int(rng.integers(len(t)))] for t in tops]
+        chosen = sorted(set(picks[j] for j in rng.choice(len(picks), size=min(len(picks), 2 + i % 2), replace=False)))
+        body[name] = {"kind": "predictive", "hypotheses": hypotheses, "inputs": chosen, "competition": "softmax",
+                      "lr": 0.02}
+        conns.append({"from": name, "to": name, "role": "context", "delay": 1, "precision": 0.5})
+    if not top_level:
+        for t in tops[0]:
+            conns.append({"from": t, "to": t, "role": "context", "delay": 1, "precision": 0.5})
+    return {"name": f"hierarchy-{regions}", "seed": seed, "backend": "numpy", "dtype": "float32", "inputs": inputs,
+            "regions": body, "connections": conns, "settle": {"steps": 20, "rate": 0.5, "tol": 0}}

@@ -10,17 +10,13 @@ scored on the same camouflaged images.
 """
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, field_validator
 
-
 from . import register
-from .report import provenance, write_results
-from .training import DigitParams, check_digit_graph, digit_data, increasing, train_online
+from .digit_data import DigitExperiment, DigitParams, check_digit_graph, increasing
 
 
 class Params(DigitParams):
@@ -59,92 +55,83 @@ def accuracy_per_step(trace: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 @register("camouflage")
-class Camouflage:
-    """Train on clean digits; accuracy against settling steps on camouflaged and clean digits; figures."""
+class Camouflage(DigitExperiment):
+    """Train on clean digits; accuracy against settling steps on camouflaged and clean digits."""
 
     Params = Params
 
-    def __init__(self, spec, params: Params):
-        self.spec, self.p = spec, params
-
-    def run(self, out: str | Path, progress: bool = True) -> dict:
-        from cortex import plotting
-        from cortex.model import Model
-        from cortex.plotting.search import plot_accuracy_vs_steps, plot_snapping
+    def data(self) -> dict:
         from cortex.stimuli.camouflage import camouflage
 
-        p, spec = self.p, self.spec
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        split, X_train, y_train, X_test, y_test = digit_data(p, spec)
+        p = self.p
+        data = super().data()
+        d = data["digits"]
         # Each held-out digit is hidden `draws` times, among fragments of other held-out digits.
-        y_cam = np.tile(y_test, p.draws)
-        cam = camouflage(np.tile(X_test, (p.draws, 1)), y_cam, X_test, y_test, np.random.default_rng([spec.seed, 4]),
-                         fragments=p.fragments, fragment_size=p.fragment_size, intensity=p.clutter_intensity,
-                         image_shape=split.image_shape)
+        data["y_cam"] = np.tile(d.y_eval, p.draws)
+        data["cam"] = camouflage(np.tile(d.X_eval, (p.draws, 1)), data["y_cam"], d.X_eval, d.y_eval, self.rng(4),
+                                 fragments=p.fragments, fragment_size=p.fragment_size, intensity=p.clutter_intensity,
+                                 image_shape=d.image_shape)
+        return data
 
-        model = Model(spec)
-        curve = train_online(model, X_train, y_train, stimulus=p.stimulus, label=p.label, batch_size=p.batch_size,
-                             epochs=p.epochs, rng=np.random.default_rng(spec.seed), steps=p.train_steps,
-                             progress=progress)
-        t_train = time.perf_counter() - t0
-        rate = spec.settle.rate if p.rate is None else p.rate
+    def evaluate(self, data: dict, trained: dict) -> dict:
+        p, d, model, cam = self.p, data["digits"], trained["model"], data["cam"]
         longest = p.steps[-1]
         settled, per_step = {}, {}
-        for cond, X, y in (("camouflaged", cam.images, y_cam), ("clean", X_test, y_test)):
-            settled[cond] = model.settle({p.stimulus: X}, steps=longest, rate=rate, tol=0.0, noise=False, record=True)
+        for cond, X, y in (("camouflaged", cam.images, data["y_cam"]), ("clean", d.X_eval, d.y_eval)):
+            settled[cond] = model.settle({p.stimulus: X}, steps=longest, rate=self.rate, tol=0.0, noise=False,
+                                         record=True)
             per_step[cond] = accuracy_per_step(settled[cond].trace[p.readout], y)
-        acc = {cond: {str(s): float(a[s]) for s in p.steps} for cond, a in per_step.items()}
-        first = {cond: float(a[0]) for cond, a in per_step.items()}
-        peak = {cond: {"steps": int(np.argmax(a[1:]) + 1), "accuracy": float(np.max(a[1:]))}
-                for cond, a in per_step.items()}
-
         baselines = {}
         if p.baselines:
             from cortex.baselines import fit_baselines, score_baselines
-            fitted = fit_baselines(X_train, y_train, seed=spec.seed)
-            baselines = {"camouflaged": score_baselines(fitted, cam.images, y_cam),
-                         "clean": score_baselines(fitted, X_test, y_test)}
 
-        figures = {
-            "accuracy": plot_accuracy_vs_steps(
-                {c: (p.steps, [acc[c][str(s)] for s in p.steps]) for c in acc}, first,
-                {c: {"logistic_regression": v["logistic_regression"]} for c, v in baselines.items()},
-                out / "accuracy.png",
-                title=f"{p.readout}: accuracy against settling steps ({p.fragments} clutter fragments of other digits)"),
-        }
-        ex = self._examples(settled["camouflaged"].trace[p.readout], y_cam)
-        shown = cam.images[ex]
-        snap = [model.settle({p.stimulus: shown}, steps=s, rate=rate, tol=0.0, noise=False) for s in p.snap_steps]
-        figures["snapping"] = plot_snapping(
-            shown, np.stack([r.prediction[p.readout] for r in snap], axis=1), p.snap_steps, split.image_shape,
-            winners=np.stack([r.winners(p.readout) for r in snap], axis=1), labels=y_cam[ex], path=out / "snapping.png",
-            title=f"camouflaged digits snapping into place: {p.readout}'s prediction of the {p.stimulus}")
-        figures["competition"] = plotting.plot_competition(
-            settled["camouflaged"].trace[p.readout][:, ex], images=shown, image_shape=split.image_shape,
-            labels=y_cam[ex], hypothesis_names=[str(i) for i in range(10)], path=out / "competition.png",
-            title=f"{p.readout}: digit hypotheses competing over a camouflaged digit")
-        figures["energy"] = plotting.plot_energy({c: r.energy for c, r in settled.items()}, out / "energy.png",
-                                                 title="settling energy per stimulus")
-        for fig in figures.values():
-            plotting.plt.close(fig)
-        model.save(out / "model.npz")
-
-        results = {
-            **provenance(spec, model), "experiment": "camouflage",
-            "accuracy": acc, "first_guess": first, "peak": peak, "baselines": baselines,
-            "settle": {"rate": rate, "tol": 0.0, "noise": False, "steps": longest},
+            with self.phase("baselines"):
+                fitted = fit_baselines(d.X_train, d.y_train, seed=self.seed)
+                baselines = {"camouflaged": score_baselines(fitted, cam.images, data["y_cam"]),
+                             "clean": score_baselines(fitted, d.X_eval, d.y_eval)}
+        curve = trained["curve"]
+        return {
+            "accuracy": {cond: {str(s): float(a[s]) for s in p.steps} for cond, a in per_step.items()},
+            "first_guess": {cond: float(a[0]) for cond, a in per_step.items()},
+            "peak": {cond: {"steps": int(np.argmax(a[1:]) + 1), "accuracy": float(np.max(a[1:]))}
+                     for cond, a in per_step.items()},
+            "baselines": baselines,
+            "settle": {"rate": self.rate, "tol": 0.0, "noise": False, "steps": longest},
             "clutter": {"fragments": p.fragments, "fragment_size": p.fragment_size,
                         "intensity": p.clutter_intensity, "draws": p.draws,
                         "covered": float(np.mean(cam.clutter > 0.05))},
-            "train_examples": int(len(X_train)), "test_examples": {"camouflaged": int(len(y_cam)),
-                                                                   "clean": int(len(y_test))},
+            "train_examples": int(len(d.X_train)), "test_examples": {"camouflaged": int(len(data["y_cam"])),
+                                                                     "clean": int(len(d.y_eval))},
             "train_energy_first_last": [curve[0], curve[-1]],
-            "seconds": {"train": round(t_train, 2), "total": round(time.perf_counter() - t0, 2)},
-            "figures": [f"{k}.png" for k in figures],
+            "_settled": settled,
         }
-        return write_results(out, results)
+
+    def figures(self, data: dict, trained: dict, results: dict) -> dict:
+        from cortex import plotting
+        from cortex.plotting.search import plot_accuracy_vs_steps, plot_snapping
+
+        p, d, model, settled = self.p, data["digits"], trained["model"], results["_settled"]
+        acc, y_cam = results["accuracy"], data["y_cam"]
+        figures = {
+            "accuracy": plot_accuracy_vs_steps(
+                {c: (p.steps, [acc[c][str(s)] for s in p.steps]) for c in acc}, results["first_guess"],
+                {c: {"logistic_regression": v["logistic_regression"]} for c, v in results["baselines"].items()},
+                title=f"{p.readout}: accuracy against settling steps ({p.fragments} clutter fragments of other digits)"),
+        }
+        ex = self._examples(settled["camouflaged"].trace[p.readout], y_cam)
+        shown = data["cam"].images[ex]
+        snap = [model.settle({p.stimulus: shown}, steps=s, rate=self.rate, tol=0.0, noise=False) for s in p.snap_steps]
+        figures["snapping"] = plot_snapping(
+            shown, np.stack([r.prediction[p.readout] for r in snap], axis=1), p.snap_steps, d.image_shape,
+            winners=np.stack([r.winners(p.readout) for r in snap], axis=1), labels=y_cam[ex],
+            title=f"camouflaged digits snapping into place: {p.readout}'s prediction of the {p.stimulus}")
+        figures["competition"] = plotting.plot_competition(
+            settled["camouflaged"].trace[p.readout][:, ex], images=shown, image_shape=d.image_shape,
+            labels=y_cam[ex], hypothesis_names=[str(i) for i in range(10)],
+            title=f"{p.readout}: digit hypotheses competing over a camouflaged digit")
+        figures["energy"] = plotting.plot_energy({c: r.energy for c, r in settled.items()},
+                                                 title="settling energy per stimulus")
+        return figures
 
     def _examples(self, trace, y):
         """Camouflaged stimuli to show: first those the first guess got wrong and settling got right."""
@@ -168,5 +155,4 @@ class Camouflage:
         lines.append(f"clutter: {c['fragments']} fragments of {c['fragment_size']}x{c['fragment_size']} from other "
                      f"digits at intensity {c['intensity']}, {c['draws']} draws per test digit; settle rate "
                      f"{results['settle']['rate']}, tol 0, noise off")
-        lines.append(f"time: {results['seconds']['total']:.1f} s (training {results['seconds']['train']:.1f} s)")
         return "\n".join(lines)

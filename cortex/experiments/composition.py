@@ -17,18 +17,17 @@ on the same stimulus) from the settled activity.
 """
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, field_validator
-from tqdm.auto import tqdm
 
 from cortex.region import Strict
 
 from . import register
-from .report import provenance, write_results
+from .base import Experiment
+from .digit_data import inputs_listing
+from .trainer import batch_count, epoch_batches
 
 CHUNK = 2048   # stimuli per settle call at test time (bounds memory)
 
@@ -78,7 +77,8 @@ class Params(Strict):
         shape = tuple(spec.inputs[self.stimulus].shape) if self.stimulus in spec.inputs else None
         if shape is None or len(shape) != 3 or shape[2] != 3 or shape[0] != shape[1] or shape[0] < 5:
             out.append((f"must name an input of shape [size, size, 3] (RGB, size >= 5), got {self.stimulus!r}"
-                        + (f" with shape {list(shape)}" if shape else ""), "stimulus"))
+                        + (f" with shape {list(shape)}" if shape else "") + f" (inputs: {inputs_listing(spec)})",
+                        "stimulus"))
         for key, region, label, names in (("colour_region", self.colour_region, self.colour_label, self.colours),
                                           ("shape_region", self.shape_region, self.shape_label, self.shapes)):
             if region not in spec.regions:
@@ -101,13 +101,10 @@ class Params(Strict):
 
 
 @register("composition")
-class Composition:
+class Composition(Experiment):
     """Train two regions on seen combinations, test on seen and unseen ones, plot both regions settling."""
 
     Params = Params
-
-    def __init__(self, spec, params: Params):
-        self.spec, self.p = spec, params
 
     def _stimuli(self, n, pairs, rng):
         from cortex.stimuli.shapes import make_shapes
@@ -116,22 +113,13 @@ class Composition:
         return make_shapes(n, rng, p.colours, p.shapes, pairs=pairs, size=self.spec.inputs[p.stimulus].shape[0],
                            jitter=p.jitter, brightness=p.brightness, colour_jitter=p.colour_jitter, noise=p.noise)
 
-    def _train(self, model, data, rng, desc, progress):
+    def _train(self, model, data, rng, desc):
         p = self.p
         ec, es = np.eye(len(p.colours), dtype=np.float32), np.eye(len(p.shapes), dtype=np.float32)
         n = len(data.colour)
-        curve = []
-        with tqdm(total=p.epochs * -(-n // p.batch_size), desc=desc, unit="batch", disable=not progress, leave=False) as bar:
-            for _ in range(p.epochs):
-                order = rng.permutation(n)
-                for i in range(0, n, p.batch_size):
-                    b = order[i:i + p.batch_size]
-                    result = model.settle({p.stimulus: data.flat[b], p.colour_label: ec[data.colour[b]],
-                                           p.shape_label: es[data.shape[b]]}, steps=p.train_steps)
-                    model.learn(result)
-                    curve.append(float(result.energy[-1]) if result.steps else result.start_energy)
-                    bar.update(1)
-        return curve
+        batches = ({p.stimulus: data.flat[b], p.colour_label: ec[data.colour[b]], p.shape_label: es[data.shape[b]]}
+                   for b in epoch_batches(n, p.batch_size, p.epochs, rng))
+        return self.trainer(model, desc, steps=p.train_steps).fit(batches, batch_count(n, p.batch_size, p.epochs))
 
     def _read(self, model, data, steps=None):
         """Settled activity of both regions for every test image, settled in chunks."""
@@ -161,81 +149,85 @@ class Composition:
         out["both_winners_above_0.9"] = float(np.mean(both > 0.9))
         return out
 
-    def run(self, out: str | Path, progress: bool = True) -> dict:
+    # ----- the stages --------------------------------------------------------------------------------
+    def data(self) -> dict:
+        from cortex.stimuli.shapes import held_out_pairs, latin_holdout
+
+        p = self.p
+        mask = latin_holdout(len(p.colours), len(p.shapes), p.holdout_per_colour, self.rng(3))
+        seen, unseen = held_out_pairs(mask)
+        return {"mask": mask, "unseen": unseen, "train": self._stimuli(p.train_examples, seen, self.rng(1)),
+                "tests": {"seen": self._stimuli(p.test_examples, seen, self.rng(2, 0)),
+                          "unseen": self._stimuli(p.test_examples, unseen, self.rng(2, 1))}}
+
+    def train(self, data: dict) -> dict:
         from cortex.model import Model
-        from cortex.plotting import perception as plots
-        from cortex.plotting.core import plt
         from cortex.spec import spec_from_dict
-        from cortex.stimuli.shapes import COLOURS, held_out_pairs, latin_holdout
 
         p, spec = self.p, self.spec
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        nc, ns = len(p.colours), len(p.shapes)
-        mask = latin_holdout(nc, ns, p.holdout_per_colour, np.random.default_rng([spec.seed, 3]))
-        seen, unseen = held_out_pairs(mask)
-        train = self._stimuli(p.train_examples, seen, np.random.default_rng([spec.seed, 1]))
-        tests = {"seen": self._stimuli(p.test_examples, seen, np.random.default_rng([spec.seed, 2, 0])),
-                 "unseen": self._stimuli(p.test_examples, unseen, np.random.default_rng([spec.seed, 2, 1]))}
-
         models = {"factors": Model(spec)}
         if p.ablation:
-            data = spec.to_dict()
+            graph = spec.to_dict()
             for r in (p.colour_region, p.shape_region):
-                data["regions"][r]["factors"] = 0
-            models["no factors"] = Model(spec_from_dict(data, file=f"{spec.name} (ablation: factors 0)"))
-        curves, accuracy, activity = {}, {}, {}
-        for name, model in models.items():
-            curves[name] = self._train(model, train, np.random.default_rng([spec.seed, 0]), f"training ({name})", progress)
-            accuracy[name], activity[name] = {}, {}
-            for subset, data in tests.items():
-                activity[name][subset] = self._read(model, data)
-                accuracy[name][subset] = self._score(activity[name][subset], data)
-        t_train = time.perf_counter() - t0
-        model = models["factors"]
-        first_guess = {subset: self._score(self._read(model, data, steps=0), data) for subset, data in tests.items()}
-        model.save(out / "model.npz")
-        chance = {"colour": 1 / nc, "shape": 1 / ns, "both": 1 / (nc * ns)}
+                graph["regions"][r]["factors"] = 0
+            models["no factors"] = Model(spec_from_dict(graph, file=f"{spec.name} (ablation: factors 0)"))
+        curves = {name: self._train(model, data["train"], self.rng(0), f"training ({name})")
+                  for name, model in models.items()}
+        return {"model": models["factors"], "models": models, "curves": curves}
 
-        # figures: stimuli, accuracy, both regions settling on unseen (and one seen) stimuli, mean fields
-        rng = np.random.default_rng([spec.seed, 4])
+    def evaluate(self, data: dict, trained: dict) -> dict:
+        p = self.p
+        accuracy, activity = {}, {}
+        for name, model in trained["models"].items():
+            accuracy[name], activity[name] = {}, {}
+            for subset, tests in data["tests"].items():
+                activity[name][subset] = self._read(model, tests)
+                accuracy[name][subset] = self._score(activity[name][subset], tests)
+        model = trained["model"]
+        first_guess = {subset: self._score(self._read(model, tests, steps=0), tests)
+                       for subset, tests in data["tests"].items()}
+        nc, ns = len(p.colours), len(p.shapes)
+        curves = trained["curves"]
+        return {
+            "accuracy": accuracy, "chance": {"colour": 1 / nc, "shape": 1 / ns, "both": 1 / (nc * ns)},
+            "first_guess_accuracy": first_guess,
+            "activity": {name: {s: self._activity_stats(a) for s, a in act.items()} for name, act in activity.items()},
+            "colours": p.colours, "shapes": p.shapes,
+            "unseen_combinations": [[p.colours[c], p.shapes[s]] for c, s in data["unseen"]],
+            "train_examples": p.train_examples, "test_examples_each": p.test_examples, "epochs": p.epochs,
+            "train_energy_first_last": {name: [c[0], c[-1]] for name, c in curves.items()},
+            "_activity": activity["factors"]["unseen"],
+        }
+
+    def figures(self, data: dict, trained: dict, results: dict) -> dict:
+        """Stimuli, accuracy, both regions settling on unseen (and one seen) stimuli, mean fields."""
+        from cortex.plotting import perception as plots
+        from cortex.stimuli.shapes import COLOURS
+
+        p, model = self.p, trained["model"]
+        nc, ns = len(p.colours), len(p.shapes)
+        rng = self.rng(4)
         grid = np.stack([self._stimuli(1, np.array([[c, s]]), rng).images[0] for c in range(nc) for s in range(ns)])
-        examples = self._examples(model, tests, activity["factors"]["unseen"])
+        examples = self._examples(model, data["tests"], results["_activity"])
         rec = model.settle({p.stimulus: examples["images"].reshape(len(examples["labels"]), -1)},
                            steps=p.trace_steps, tol=0.0, record=True, noise=False)
-        image_shape = tuple(spec.inputs[p.stimulus].shape)
-        figures = {
-            "stimuli": plots.plot_shape_examples(grid.reshape(nc, ns, *grid.shape[1:]), p.colours, p.shapes, mask,
-                                                 out / "stimuli.png"),
-            "accuracy": plots.plot_composition_accuracy(accuracy, chance, out / "accuracy.png",
+        image_shape = tuple(self.spec.inputs[p.stimulus].shape)
+        return {
+            "stimuli": plots.plot_shape_examples(grid.reshape(nc, ns, *grid.shape[1:]), p.colours, p.shapes,
+                                                 data["mask"]),
+            "accuracy": plots.plot_composition_accuracy(results["accuracy"], results["chance"],
                                                         title="colour and shape read by separate regions"),
             "competition": plots.plot_two_region_competition(
                 {p.colour_region: rec.trace[p.colour_region], p.shape_region: rec.trace[p.shape_region]},
                 {p.colour_region: p.colours, p.shape_region: p.shapes}, examples["images"], examples["labels"],
-                image_shape, out / "competition.png",
+                image_shape,
                 title="within a region hypotheses suppress each other; across regions a colour and a shape are active together",
                 line_colours={p.colour_region: [tuple(0.8 * np.array(COLOURS[c])) for c in p.colours]}),
             "fields": plots.plot_rgb_fields(
                 {r: (model.sensor_fields(r)[0], names) for r, names in ((p.colour_region, p.colours),
                                                                          (p.shape_region, p.shapes))},
-                image_shape, out / "fields.png"),
+                image_shape),
         }
-        for fig in figures.values():
-            plt.close(fig)
-
-        results = {
-            **provenance(spec, model), "experiment": "composition",
-            "accuracy": accuracy, "chance": chance, "first_guess_accuracy": first_guess,
-            "activity": {name: {s: self._activity_stats(a) for s, a in act.items()} for name, act in activity.items()},
-            "colours": p.colours, "shapes": p.shapes,
-            "unseen_combinations": [[p.colours[c], p.shapes[s]] for c, s in unseen],
-            "train_examples": p.train_examples, "test_examples_each": p.test_examples, "epochs": p.epochs,
-            "train_energy_first_last": {name: [c[0], c[-1]] for name, c in curves.items()},
-            "seconds": {"train_and_test": round(t_train, 2), "total": round(time.perf_counter() - t0, 2)},
-            "figures": [f"{k}.png" for k in figures],
-        }
-        return write_results(out, results)
 
     def _examples(self, model, tests, settled) -> dict:
         """Captioned test images for the competition figure: unseen combinations (different ones), one whose
@@ -277,5 +269,4 @@ class Composition:
             f"{r} winner {act[r]['winner_mean']:.3f}, others together {act[r]['rest_total_mean']:.3f}" for r in regions)
             + f"; both winners > 0.9 on {act['both_winners_above_0.9']:.1%} of stimuli")
         lines.append("unseen combinations: " + ", ".join(" ".join(c) for c in results["unseen_combinations"]))
-        lines.append(f"time: {results['seconds']['total']:.1f} s")
         return "\n".join(lines)

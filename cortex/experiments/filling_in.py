@@ -10,17 +10,13 @@ settling steps (step 0: the feed-forward first guess).
 """
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-
 from . import register
-from .report import provenance, write_results
-from .training import DigitParams, check_digit_graph, digit_data, increasing, train_online
+from .digit_data import DigitExperiment, DigitParams, check_digit_graph, increasing
 
 
 class Params(DigitParams):
@@ -65,54 +61,39 @@ def patch_mse(fill: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
 
 
 @register("filling_in")
-class FillingIn:
+class FillingIn(DigitExperiment):
     """Train on clean digits; occlude held-out digits; error of the top-down prediction inside the block."""
 
     Params = Params
 
-    def __init__(self, spec, params: Params):
-        self.spec, self.p = spec, params
+    def _settle(self, model, X, steps):
+        return model.settle({self.p.stimulus: X}, steps=steps, rate=self.rate, tol=0.0, noise=False)
 
-    def run(self, out: str | Path, progress: bool = True) -> dict:
-        from cortex import plotting
-        from cortex.model import Model
-        from cortex.plotting.search import plot_filling_error, plot_filling_in
+    def evaluate(self, data: dict, trained: dict) -> dict:
         from cortex.stimuli.digits import occlude
 
-        p, spec = self.p, self.spec
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        split, X_train, y_train, X_test, y_test = digit_data(p, spec)
-        H, W = split.image_shape
+        p, d, model = self.p, data["digits"], trained["model"]
+        X_train, y_train, X_test, y_test = d.X_train, d.y_train, d.X_eval, d.y_eval
+        H, W = d.image_shape
         mean_image = X_train.mean(axis=0)
         class_means = np.stack([X_train[y_train == c].mean(axis=0) if np.any(y_train == c) else mean_image
                                 for c in range(10)])
-
-        model = Model(spec)
-        curve = train_online(model, X_train, y_train, stimulus=p.stimulus, label=p.label, batch_size=p.batch_size,
-                             epochs=p.epochs, rng=np.random.default_rng(spec.seed), steps=p.train_steps,
-                             progress=progress)
-        t_train = time.perf_counter() - t0
-        rate = spec.settle.rate if p.rate is None else p.rate
-
-        def settle(X, steps):
-            return model.settle({p.stimulus: X}, steps=steps, rate=rate, tol=0.0, noise=False)
-
         table, curves, shown = {}, {}, None
         for i, side in enumerate(p.sizes):
-            X_occ, mask = occlude(X_test, side * side / (H * W), np.random.default_rng([spec.seed, 5, i]),
-                                  image_shape=(H, W), value=p.occlusion_value)
-            final = settle(X_occ, p.steps)
+            X_occ, mask = occlude(X_test, side * side / (H * W), self.rng(5, i), image_shape=(H, W),
+                                  value=p.occlusion_value)
+            final = self._settle(model, X_occ, p.steps)
             pred = final.prediction[p.readout]
             right = final.winners(p.readout) == y_test
             errs = {}
             for s in p.curve_steps:
-                errs[s] = patch_mse(pred if s == p.steps else settle(X_occ, s).prediction[p.readout], X_test, mask)
+                errs[s] = patch_mse(pred if s == p.steps else self._settle(model, X_occ, s).prediction[p.readout],
+                                    X_test, mask)
             curves[side] = errs
             table[f"{side}x{side}"] = {
                 "model": patch_mse(pred, X_test, mask),
-                "first_guess": errs[0] if 0 in errs else patch_mse(settle(X_occ, 0).prediction[p.readout], X_test, mask),
+                "first_guess": errs[0] if 0 in errs else patch_mse(self._settle(model, X_occ, 0).prediction[p.readout],
+                                                                   X_test, mask),
                 "mean_image": patch_mse(mean_image, X_test, mask),
                 "true_class_mean": patch_mse(class_means[y_test], X_test, mask),
                 "occluder_left_in": patch_mse(X_occ, X_test, mask),
@@ -122,41 +103,42 @@ class FillingIn:
             }
             if side == p.size:
                 shown = (X_occ, mask, final)
+        curve = trained["curve"]
+        return {
+            "patch_mse": table,
+            "mse_over_steps": {f"{s}x{s}": {str(k): v for k, v in c.items()} for s, c in curves.items()},
+            "occlusion_value": p.occlusion_value,
+            "settle": {"rate": self.rate, "tol": 0.0, "noise": False, "steps": p.steps},
+            "train_examples": int(len(X_train)), "test_examples": int(len(y_test)),
+            "train_energy_first_last": [curve[0], curve[-1]],
+            "_curves": curves, "_shown": shown,
+        }
 
-        X_occ, mask, final = shown
+    def figures(self, data: dict, trained: dict, results: dict) -> dict:
+        from cortex import plotting
+        from cortex.plotting.search import plot_filling_error, plot_filling_in
+
+        p, d, model = self.p, data["digits"], trained["model"]
+        X_occ, mask, final = results["_shown"]
+        table, y_test = results["patch_mse"], d.y_eval
         ex = np.arange(min(p.examples, len(y_test)))
         figures = {
             "filling_in": plot_filling_in(
-                X_occ[ex], final.prediction[p.readout][ex], X_test[ex], mask[ex], (H, W), labels=y_test[ex],
-                winners=final.winners(p.readout)[ex], path=out / "filling_in.png",
+                X_occ[ex], final.prediction[p.readout][ex], d.X_eval[ex], mask[ex], d.image_shape, labels=y_test[ex],
+                winners=final.winners(p.readout)[ex],
                 title=f"{p.readout} fills in a {p.size}x{p.size} block after {p.steps} steps"),
             "filling_error": plot_filling_error(
                 p.sizes, {m: [table[f"{s}x{s}"][m] for s in p.sizes]
                           for m in ("model", "first_guess", "mean_image", "true_class_mean")},
-                {s: (list(c), list(c.values())) for s, c in curves.items()}, path=out / "filling_error.png",
+                {s: (list(c), list(c.values())) for s, c in results["_curves"].items()},
                 title=f"filling in an occluded block (value {p.occlusion_value:g}): error inside the block"),
         }
-        rec = model.settle({p.stimulus: X_occ[ex]}, steps=p.steps, rate=rate, tol=0.0, noise=False, record=True)
+        rec = model.settle({p.stimulus: X_occ[ex]}, steps=p.steps, rate=self.rate, tol=0.0, noise=False, record=True)
         figures["competition"] = plotting.plot_competition(
-            rec.trace[p.readout], images=X_occ[ex], image_shape=(H, W), labels=y_test[ex],
-            hypothesis_names=[str(i) for i in range(10)], path=out / "competition.png",
+            rec.trace[p.readout], images=X_occ[ex], image_shape=d.image_shape, labels=y_test[ex],
+            hypothesis_names=[str(i) for i in range(10)],
             title=f"{p.readout}: digit hypotheses competing over occluded digits")
-        for fig in figures.values():
-            plotting.plt.close(fig)
-        model.save(out / "model.npz")
-
-        results = {
-            **provenance(spec, model), "experiment": "filling_in",
-            "patch_mse": table,
-            "mse_over_steps": {f"{s}x{s}": {str(k): v for k, v in c.items()} for s, c in curves.items()},
-            "occlusion_value": p.occlusion_value,
-            "settle": {"rate": rate, "tol": 0.0, "noise": False, "steps": p.steps},
-            "train_examples": int(len(X_train)), "test_examples": int(len(y_test)),
-            "train_energy_first_last": [curve[0], curve[-1]],
-            "seconds": {"train": round(t_train, 2), "total": round(time.perf_counter() - t0, 2)},
-            "figures": [f"{k}.png" for k in figures],
-        }
-        return write_results(out, results)
+        return figures
 
     @staticmethod
     def summary(results: dict) -> str:
@@ -168,5 +150,4 @@ class FillingIn:
         s = results["settle"]
         lines.append(f"block value {results['occlusion_value']:g}; {s['steps']} settling steps at rate {s['rate']}, "
                      "tol 0, noise off; accuracy = the read-out's class under occlusion")
-        lines.append(f"time: {results['seconds']['total']:.1f} s (training {results['seconds']['train']:.1f} s)")
         return "\n".join(lines)

@@ -16,36 +16,26 @@ no effect: the bias comes from what the context weights learned, not from the cu
 from __future__ import annotations
 
 import math
-import time
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, field_validator
 from tqdm.auto import tqdm
 
-from cortex.region import Strict
-
 from . import register
-from .report import provenance, write_results
+from .digit_data import DigitExperiment, DigitParams, check_digit_graph, inputs_listing
+from .trainer import batch_count, epoch_batches
 
 CHUNK = 4096   # stimuli per settle call at test time (bounds memory; results do not depend on it)
 
 
-class Params(Strict):
+class Params(DigitParams):
     """The ``experiment:`` block of a priming graph."""
 
     kind: Literal["priming"] = "priming"
-    stimulus: str = "retina"
     cue: str = "cue"
-    label: str = "label"
     readout: str = "object"
     validity: float = Field(0.75, ge=0, le=1)
-    test_size: float = Field(0.2, gt=0, lt=1)
-    epochs: int = Field(3, ge=1)
-    batch_size: int = Field(32, ge=1)
-    max_train: int | None = Field(None, ge=10)
-    train_steps: int | None = Field(None, ge=0)
     test_steps: int | None = Field(None, ge=0)
     pairs: list[tuple[int, int]] = Field([(1, 7), (3, 8), (4, 9), (5, 6)], min_length=1)
     morph_noise: float = Field(0.1, ge=0)
@@ -67,56 +57,37 @@ class Params(Strict):
 
     def check(self, spec):
         """Cross-checks against the graph: (message, key) pairs."""
-        out = []
-        if self.stimulus not in spec.inputs or spec.inputs[self.stimulus].size != 64:
-            out.append((f"must name an input of 8x8 = 64 values (the digits), got {self.stimulus!r}", "stimulus"))
-        if self.readout not in spec.regions:
-            out.append((f"must name a region, got {self.readout!r} (regions: {', '.join(spec.regions)})", "readout"))
-            return out
-        region = spec.regions[self.readout]
-        if region.teacher != self.label:
-            out.append((f"region {self.readout!r} must have teacher: {self.label} so training can clamp it to the label", "readout"))
-        if region.hypotheses != 10:
-            out.append((f"region {self.readout!r} must have 10 hypotheses, one per digit class", "readout"))
-        if getattr(region, "competition", None) != "softmax":
+        out = check_digit_graph(self, spec)
+        if self.readout in spec.regions and getattr(spec.regions[self.readout], "competition", None) != "softmax":
             out.append((f"region {self.readout!r} must have competition: softmax (one reading per stimulus)", "readout"))
         if self.cue not in spec.inputs or spec.inputs[self.cue].size != 10:
-            out.append((f"must name an input of 10 values (cue k predicts digit k), got {self.cue!r}", "cue"))
-        elif not any(c.source == self.cue and c.target == self.readout for c in spec.sources(self.readout, "context")):
-            out.append((f"needs a connection {{from: {self.cue}, to: {self.readout}, role: context}} so the cue can act as a prior", "cue"))
-        if self.label not in spec.inputs or spec.inputs[self.label].size != 10:
-            out.append((f"must name an input of 10 values (one-hot digit class), got {self.label!r}", "label"))
+            out.append((f"must name an input of 10 values (cue k predicts digit k), got {self.cue!r} "
+                        f"(inputs: {inputs_listing(spec)})", "cue"))
+        elif self.readout in spec.regions and not any(
+                c.source == self.cue and c.target == self.readout for c in spec.sources(self.readout, "context")):
+            out.append((f"needs a connection {{from: {self.cue}, to: {self.readout}, role: context}} so the cue can act "
+                        "as a prior", "cue"))
         if any(max(pair) >= 10 for pair in self.pairs):
             out.append(("pairs must name digit classes 0..9", "pairs"))
         return out
 
 
 @register("priming")
-class Priming:
+class Priming(DigitExperiment):
     """Train with valid cues (and a control with uninformative cues), then read morphs under each cue."""
 
     Params = Params
     CUES = ("cue A", "no cue", "cue B")
 
-    def __init__(self, spec, params: Params):
-        self.spec, self.p = spec, params
-
     # ----- training and reading ------------------------------------------------------------------
-    def _train(self, model, X, y, validity, rng, desc, progress):
+    def _train(self, model, X, y, validity, rng, desc):
+        """Online training with the label as teacher and, before each digit, a cue that names it with ``validity``."""
         from cortex.stimuli.ambiguous import cues, one_hot
-        from cortex.stimuli.digits import batches
 
         p, eye = self.p, np.eye(10, dtype=np.float32)
-        n_batches = p.epochs * -(-len(X) // p.batch_size)
-        curve = []
-        with tqdm(total=n_batches, desc=desc, unit="batch", disable=not progress, leave=False) as bar:
-            for xb, yb in batches(X, y, p.batch_size, rng, epochs=p.epochs):
-                cue = one_hot(cues(yb, 10, validity, rng), 10)
-                result = model.settle({p.stimulus: xb, p.cue: cue, p.label: eye[yb]}, steps=p.train_steps)
-                model.learn(result)
-                curve.append(float(result.energy[-1]) if result.steps else result.start_energy)
-                bar.update(1)
-        return curve
+        batches = ({p.stimulus: X[i], p.cue: one_hot(cues(y[i], 10, validity, rng), 10), p.label: eye[y[i]]}
+                   for i in epoch_batches(len(X), p.batch_size, p.epochs, rng))
+        return self.trainer(model, desc, steps=p.train_steps).fit(batches, batch_count(len(X), p.batch_size, p.epochs))
 
     def _read(self, model, X, cue_index):
         """Winner of the read-out region for each morph in X under each cue in ``cue_index`` (-1: no cue)."""
@@ -148,45 +119,45 @@ class Priming:
         off = (logp.sum(axis=1) - np.diag(logp)) / (n - 1)
         return float(np.mean(np.diag(logp) - off))
 
-    def run(self, out: str | Path, progress: bool = True) -> dict:
+    def _context_weights(self, model) -> np.ndarray:
+        """The read-out's learned context weights at full strength: cue -> prior logits."""
+        region = model.regions[self.p.readout]
+        return model.backend.to_numpy(region.weights["V"]) * region.p.context_precision
+
+    # ----- the stages --------------------------------------------------------------------------------
+    def train(self, data: dict) -> dict:
         from cortex.model import Model
-        from cortex.plotting import perception as plots
-        from cortex.plotting.core import plt
-        from cortex.stimuli.ambiguous import morphs, one_hot
-        from cortex.stimuli.digits import load_digit_split
 
-        p, spec = self.p, self.spec
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        split = load_digit_split(test_size=p.test_size, seed=spec.seed)
-        X_train, y_train = split.X_train, split.y_train
-        if p.max_train is not None:
-            X_train, y_train = X_train[:p.max_train], y_train[:p.max_train]
-
-        model = Model(spec)
-        curve = self._train(model, X_train, y_train, p.validity, np.random.default_rng([spec.seed, 0]), "training", progress)
+        p, d = self.p, data["digits"]
+        model = Model(self.spec)
+        curve = self._train(model, d.X_train, d.y_train, p.validity, self.rng(0), "training")
         control = None
         if p.control:
-            control = Model(spec)
-            self._train(control, X_train, y_train, 1 / 10, np.random.default_rng([spec.seed, 0]), "control (uninformative cues)",
-                        progress)
-        t_train = time.perf_counter() - t0
-        clean = model.settle({p.stimulus: split.X_test, p.cue: np.zeros((len(split.X_test), 10), np.float32)},
+            control = Model(self.spec)
+            self._train(control, d.X_train, d.y_train, 1 / 10, self.rng(0), "control (uninformative cues)")
+        return {"model": model, "control": control, "curve": curve}
+
+    def evaluate(self, data: dict, trained: dict) -> dict:
+        from cortex.stimuli.ambiguous import morphs, one_hot
+
+        p, d = self.p, data["digits"]
+        model, control = trained["model"], trained["control"]
+        X_eval, y_eval = d.X_eval, d.y_eval
+        clean = model.settle({p.stimulus: X_eval, p.cue: np.zeros((len(X_eval), 10), np.float32)},
                              steps=p.test_steps, noise=False)
-        clean_acc = float(np.mean(clean.winners(p.readout) == split.y_test))
+        clean_acc = float(np.mean(clean.winners(p.readout) == y_eval))
 
         grid = np.linspace(0.0, 1.0, p.curve_points)
         pairs, curves = [], {}
-        for i, (a, b) in enumerate(tqdm(p.pairs, desc="pairs", disable=not progress, leave=False)):
+        for i, (a, b) in enumerate(tqdm(p.pairs, desc="pairs", disable=None if self.progress else True, leave=False)):
             w = np.repeat(grid, p.curve_trials)
-            X = morphs(split.X_test, split.y_test, a, b, len(w), w, np.random.default_rng([spec.seed, 10, i]), p.morph_noise)
+            X = morphs(X_eval, y_eval, a, b, len(w), w, self.rng(10, i), p.morph_noise)
             read = self._read(model, X, [a, -1, b]).reshape(3, p.curve_points, p.curve_trials)
             pa, pb = (read == a).mean(axis=2), (read == b).mean(axis=2)      # (cues, points)
             pse = self._pse(grid, pa[1], pb[1])
             curves[f"{a}/{b}"] = {"weights": grid, "p_a": pa, "pse": pse}
 
-            X = morphs(split.X_test, split.y_test, a, b, p.trials, pse, np.random.default_rng([spec.seed, 20, i]), p.morph_noise)
+            X = morphs(X_eval, y_eval, a, b, p.trials, pse, self.rng(20, i), p.morph_noise)
             read = self._read(model, X, [a, -1, b])
             row = {"a": a, "b": b, "pse": round(pse, 4), "trials": p.trials, **self._table(read, a, b)}
             if control is not None:
@@ -203,22 +174,8 @@ class Priming:
         if control is not None:
             mean["control_effect"] = float(np.mean([r["control"]["effect"] for r in pairs]))
         true_log_odds = math.log(p.validity * 9 / (1 - p.validity)) if p.validity < 1 else float("inf")
-        model.save(out / "model.npz")
-
-        region = model.regions[p.readout]
-        V = model.backend.to_numpy(region.weights["V"]) * region.p.context_precision
-        figures = {
-            "psychometric": plots.plot_psychometric(curves, self.CUES, out / "psychometric.png"),
-            "priming": plots.plot_priming(pairs, self.CUES, out / "priming.png"),
-            "competition": plots.plot_cue_competition(curves, self.CUES, (8, 8), out / "competition.png"),
-            "context_weights": plots.plot_context_weights(V, out / "context_weights.png",
-                                                          title=f"{p.readout}: learned context weights (cue -> prior logits)"),
-        }
-        for fig in figures.values():
-            plt.close(fig)
-
-        results = {
-            **provenance(spec, model), "experiment": "priming",
+        curve = trained["curve"]
+        return {
             "pairs": pairs, "mean": mean, "validity": p.validity,
             "context_log_odds": {"learned": self._context_log_odds(model),
                                  "control": self._context_log_odds(control) if control is not None else None,
@@ -226,12 +183,22 @@ class Priming:
             "clean_accuracy_no_cue": clean_acc,
             "psychometric": {k: {"weights": v["weights"], "p_a": dict(zip(self.CUES, v["p_a"])), "pse": v["pse"]}
                              for k, v in curves.items()},
-            "train_examples": int(len(X_train)), "epochs": p.epochs,
+            "train_examples": int(len(d.X_train)), "epochs": p.epochs,
             "train_energy_first_last": [curve[0], curve[-1]],
-            "seconds": {"train": round(t_train, 2), "total": round(time.perf_counter() - t0, 2)},
-            "figures": [f"{k}.png" for k in figures],
+            "_curves": curves,
         }
-        return write_results(out, results)
+
+    def figures(self, data: dict, trained: dict, results: dict) -> dict:
+        from cortex.plotting import perception as plots
+
+        curves, model = results["_curves"], trained["model"]
+        return {
+            "psychometric": plots.plot_psychometric(curves, self.CUES),
+            "priming": plots.plot_priming(results["pairs"], self.CUES),
+            "competition": plots.plot_cue_competition(curves, self.CUES, (8, 8)),
+            "context_weights": plots.plot_context_weights(
+                self._context_weights(model), title=f"{self.p.readout}: learned context weights (cue -> prior logits)"),
+        }
 
     @staticmethod
     def _table(read, a, b) -> dict:
@@ -260,5 +227,4 @@ class Priming:
         lo = results["context_log_odds"]
         lines.append(f"cue validity {results['validity']:.2f}: learned prior log-odds cued vs other {lo['learned']:.2f} "
                      f"(true {lo['true']:.2f}); clean accuracy without cue {results['clean_accuracy_no_cue']:.3f}")
-        lines.append(f"time: {results['seconds']['total']:.1f} s (training {results['seconds']['train']:.1f} s)")
         return "\n".join(lines)

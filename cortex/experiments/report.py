@@ -1,36 +1,5 @@
-"""What every experiment writes: ``results.json`` (atomically) with the run's provenance, and the figures list."""
+"""Text the experiments print: tables shared by several summaries."""
 from __future__ import annotations
-
-import json
-import platform
-from pathlib import Path
-
-import numpy as np
-
-from cortex.atomic import atomic_write
-
-
-def provenance(spec, model=None) -> dict:
-    """Graph, seed, backend and versions: enough to rerun and compare a result."""
-    return {"graph": spec.name, "seed": spec.seed,
-            "backend": model.backend.name if model is not None else spec.backend,
-            "python": platform.python_version(), "numpy": np.__version__}
-
-
-def write_results(out: str | Path, results: dict) -> dict:
-    """Write ``results`` to ``out/results.json`` without ever leaving a half-written file; returns ``results``."""
-    with atomic_write(Path(out) / "results.json", "w") as f:
-        json.dump(results, f, indent=2, default=_plain)
-    return results
-
-
-def _plain(value):
-    """NumPy scalars and arrays as plain JSON numbers and lists."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"results.json cannot hold a {type(value).__name__}")
 
 
 def accuracy_table(table: dict) -> str:

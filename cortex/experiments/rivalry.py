@@ -19,18 +19,15 @@ Three runs share one model (``sweep`` in the ``experiment:`` block):
 from __future__ import annotations
 
 import sys
-import time
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
-from tqdm.auto import tqdm
 
 from cortex.region import Strict
 
 from . import register
-from .report import provenance, write_results
+from .base import Experiment
 
 SIDES = ("left", "right")
 HUMAN_CV = (0.4, 0.7)   # coefficient of variation of dominance durations reported for human observers
@@ -111,44 +108,51 @@ class Params(Strict):
 
 
 @register("rivalry")
-class Rivalry:
-    """Learn the two gratings, then record rivalry (one contrast, or a sweep); write results.json and figures."""
+class Rivalry(Experiment):
+    """Learn the two gratings, then record rivalry (one contrast, or a sweep)."""
 
     Params = Params
 
-    def __init__(self, spec, params: Params):
-        self.spec, self.p = spec, params
-        self.size = spec.inputs[params.left].shape[0]
+    def __init__(self, spec, params=None):
+        super().__init__(spec, params)
+        self.size = spec.inputs[self.p.left].shape[0]
 
-    # ----- phases ------------------------------------------------------------------------------------
-    def _patterns(self):
+    # ----- parts -------------------------------------------------------------------------------------
+    def patterns(self) -> np.ndarray:
+        """(2, size, size): the two gratings, the two interpretations."""
         from cortex.stimuli.rivalry import gratings
 
         p = self.p
         return gratings(self.size, p.orientations, p.cycles, p.phase)
 
-    def _train(self, model, patterns, rng, progress):
-        """Online, supervised: both eyes see the same grating, the teacher clamps the region to its name."""
+    def train_gratings(self, model, patterns, rng) -> tuple[np.ndarray, list[float]]:
+        """Online, supervised: both eyes see the same grating, the teacher clamps the region to its name.
+
+        Returns the learned fields (2, both eyes' pixels) and each one's cosine with its grating.
+        """
         from cortex.stimuli.rivalry import binocular_training
 
         p, eye = self.p, np.eye(2, dtype=np.float32)
-        for _ in tqdm(range(p.train_batches), desc="learning the gratings", unit="batch", disable=not progress,
-                      leave=False):
-            left, right, label = binocular_training(patterns, p.batch_size, rng, p.train_contrast, p.train_noise)
-            model.learn(model.settle({p.left: left, p.right: right, p.teacher: eye[label]}, steps=1, tol=0))
+
+        def batches():
+            for _ in range(p.train_batches):
+                left, right, label = binocular_training(patterns, p.batch_size, rng, p.train_contrast, p.train_noise)
+                yield {p.left: left, p.right: right, p.teacher: eye[label]}
+
+        self.trainer(model, "learning the gratings", steps=1, tol=0).fit(batches(), p.train_batches)
         W = model.backend.to_numpy(model.regions[p.region].fields())
         target = np.concatenate([patterns, patterns], axis=1).reshape(2, -1)     # what each grating shows both eyes
         cos = np.sum(W * target, axis=1) / (np.linalg.norm(W, axis=1) * np.linalg.norm(target, axis=1))
         return W, [float(c) for c in cos]
 
-    def _stream(self, model, patterns, c_left, c_right, progress, desc):
+    def _stream(self, model, patterns, c_left, c_right, desc):
         """Settle every trial for one long stream; returns the trace (steps, trials, 2) after the warm-up."""
         from cortex.stimuli.rivalry import rivalrous
 
         p = self.p
         left, right = rivalrous(patterns, c_left, c_right)
         steps = self.spec.settle.steps if p.steps is None else p.steps
-        if progress:   # one settle call: the whole stream is one batched computation, no bar to advance
+        if self.progress:   # one settle call: the whole stream is one batched computation, no bar to advance
             print(f"{desc}: {left.shape[0]} trials x {steps} settling steps ...", file=sys.stderr, flush=True)
         result = model.settle({p.left: left, p.right: right}, steps=steps, tol=0, record=True)
         return result.trace[p.region][p.warmup:]
@@ -177,71 +181,73 @@ class Rivalry:
             row["note"] = str(exc)
         return row, per
 
-    # ----- the three runs ---------------------------------------------------------------------------
-    def run(self, out: str | Path, progress: bool = True) -> dict:
-        from cortex import plotting
-        from cortex.model import Model
-        from cortex.plotting import rivalry as rplot
+    # ----- the stages: one model, then one of three runs ---------------------------------------------
+    def data(self) -> dict:
+        return {"patterns": self.patterns()}
 
-        p, spec = self.p, self.spec
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        patterns = self._patterns()
-        model = Model(spec, batch=max(p.trials, p.sweep_trials * len(p.contrasts)))
-        W, cosine = self._train(model, patterns, np.random.default_rng([spec.seed, 0]), progress)
-        model.save(out / "model.npz")
-        figures = {"fields": plotting.plot_fields(
-            W.reshape(2, 2, self.size, self.size).transpose(0, 2, 1, 3).reshape(2, -1),
-            (self.size, 2 * self.size), out / "fields.png", title=f"{p.region}: learned fields (left eye | right eye)",
-            labels=["A", "B"])}
-        results = {**provenance(spec, model), "experiment": "rivalry", "sweep": p.sweep,
-                   "time_unit": "settling step", "learned_field_cosine": cosine,
+    def train(self, data: dict) -> dict:
+        from cortex.model import Model
+
+        p = self.p
+        model = Model(self.spec, batch=max(p.trials, p.sweep_trials * len(p.contrasts)))
+        W, cosine = self.train_gratings(model, data["patterns"], self.rng(0))
+        return {"model": model, "fields": W, "cosine": cosine}
+
+    def evaluate(self, data: dict, trained: dict) -> dict:
+        p, model, patterns = self.p, trained["model"], data["patterns"]
+        results = {"sweep": p.sweep, "time_unit": "settling step", "learned_field_cosine": trained["cosine"],
                    # a spiking region simulates a fixed window per step: durations then also have a physical time
                    "seconds_per_step": getattr(model.regions[p.region], "window", None),
                    "human_cv_band": list(HUMAN_CV)}
-
         if p.sweep == "none":
-            trace = self._stream(model, patterns, np.full(p.trials, p.contrast), p.contrast, progress, "rivalry")
+            trace = self._stream(model, patterns, np.full(p.trials, p.contrast), p.contrast, "rivalry")
             row, per = self._measure(trace)
             results.update({"contrast": p.contrast, **row})
             st = row["durations"]
             results["cv_in_human_band"] = bool(st and HUMAN_CV[0] <= st["cv"] <= HUMAN_CV[1])
+            results.update(_trace=trace, _periods=per)
+            return results
+        cs = np.asarray(p.contrasts, dtype=np.float64)
+        n = p.sweep_trials
+        c_left = np.repeat(cs, n)
+        c_right = np.full_like(c_left, p.contrast) if p.sweep == "one" else c_left
+        trace = self._stream(model, patterns, c_left, c_right, "one-eye sweep" if p.sweep == "one" else "both-eyes sweep")
+        table = []
+        for k, c in enumerate(cs):
+            row, _ = self._measure(trace[:, k * n:(k + 1) * n])
+            table.append({"contrast_left": float(c), "contrast_right": float(c_right[k * n]), **row})
+        results["table"] = table
+        if p.sweep == "one":
+            results["fixed_contrast_right"] = p.contrast
+            results["levelt2"] = levelt2(table, p.contrast)
+        else:
+            results["levelt4"] = levelt4(table)
+        return results
+
+    def figures(self, data: dict, trained: dict, results: dict) -> dict:
+        from cortex import plotting
+        from cortex.plotting import rivalry as rplot
+
+        p, size = self.p, self.size
+        figures = {"fields": plotting.plot_fields(
+            trained["fields"].reshape(2, 2, size, size).transpose(0, 2, 1, 3).reshape(2, -1), (size, 2 * size),
+            title=f"{p.region}: learned fields (left eye | right eye)", labels=["A", "B"])}
+        if p.sweep == "none":
             figures["competition"] = rplot.plot_dominance_trace(
-                trace[:p.show_steps, :p.show], margin=row["margin"], names=("A (left eye)", "B (right eye)"),
-                path=out / "competition.png",
+                results["_trace"][:p.show_steps, :p.show], margin=results["margin"], names=("A (left eye)", "B (right eye)"),
                 title=f"{p.region}: the two interpretations over settling steps "
                       f"({p.show} trials, contrast {p.contrast:g})")
+            st = results["durations"]
             if st is not None:
                 figures["durations"] = rplot.plot_duration_histogram(
-                    per.duration, st, path=out / "durations.png",
-                    title=f"dominance durations ({st['n']} periods, {p.trials} trials)")
+                    results["_periods"].duration, st, title=f"dominance durations ({st['n']} periods, {p.trials} trials)")
+        elif p.sweep == "one":
+            figures["strength"] = rplot.plot_strength_sweep(
+                results["table"], p.contrast, title=f"left eye's contrast swept, right eye's fixed at {p.contrast:g}")
         else:
-            cs = np.asarray(p.contrasts, dtype=np.float64)
-            n = p.sweep_trials
-            c_left = np.repeat(cs, n)
-            c_right = np.full_like(c_left, p.contrast) if p.sweep == "one" else c_left
-            trace = self._stream(model, patterns, c_left, c_right, progress, "one-eye sweep" if p.sweep == "one" else "both-eyes sweep")
-            table = []
-            for k, c in enumerate(cs):
-                row, _ = self._measure(trace[:, k * n:(k + 1) * n])
-                table.append({"contrast_left": float(c), "contrast_right": float(c_right[k * n]), **row})
-            results["table"] = table
-            if p.sweep == "one":
-                results["fixed_contrast_right"] = p.contrast
-                results["levelt2"] = levelt2(table, p.contrast)
-                figures["strength"] = rplot.plot_strength_sweep(
-                    table, p.contrast, path=out / "strength.png",
-                    title=f"left eye's contrast swept, right eye's fixed at {p.contrast:g}")
-            else:
-                results["levelt4"] = levelt4(table)
-                figures["alternation"] = rplot.plot_alternation_sweep(
-                    table, path=out / "alternation.png", title="both eyes' contrast swept together")
-        for fig in figures.values():
-            plotting.plt.close(fig)
-        results["seconds"] = round(time.perf_counter() - t0, 2)
-        results["figures"] = [f"{k}.png" for k in figures]
-        return write_results(out, results)
+            figures["alternation"] = rplot.plot_alternation_sweep(results["table"],
+                                                                  title="both eyes' contrast swept together")
+        return figures
 
     @staticmethod
     def summary(results: dict) -> str:
@@ -278,7 +284,6 @@ class Rivalry:
                              f"{r['mixed_fraction']:>7.3f}")
             verdict = results.get("levelt2") or results.get("levelt4")
             lines.append(verdict["verdict"])
-        lines.append(f"time: {results['seconds']:.1f} s")
         return "\n".join(lines)
 
 

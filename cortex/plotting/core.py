@@ -1,10 +1,9 @@
-"""Generic figures: generative fields, energy curves, hypothesis competition, the region graph."""
+"""Generic figures: generative fields, energy curves, hypothesis competition (the region graph: :mod:`.graph`)."""
 from __future__ import annotations
 
 import math
 
 import matplotlib.pyplot as plt
-import networkx as nx
 import numpy as np
 
 from ..atomic import atomic_write
@@ -83,52 +82,4 @@ def plot_competition(trace, images=None, image_shape=None, labels=None, hypothes
     axes[0, -1].legend(ncol=min(n, 10), fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.25))
     fig.suptitle(title, y=1.0 + 0.06 / max(count, 1))
     fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def graph_layout(graph: nx.DiGraph) -> dict:
-    """Node positions with sensors at the bottom and each region one layer above the highest of its inputs."""
-    feeds = nx.DiGraph()
-    feeds.add_nodes_from(graph.nodes)
-    feeds.add_edges_from((u, v) for u, v, d in graph.edges(data=True) if d["role"] == "input")
-    layered = nx.DiGraph()
-    for node in nx.topological_sort(feeds):
-        layer = 1 + max((layered.nodes[u]["layer"] for u in feeds.predecessors(node)), default=-1)
-        layered.add_node(node, layer=layer)
-    return nx.multipartite_layout(layered, subset_key="layer", align="horizontal")
-
-
-def plot_graph(graph: nx.DiGraph, path=None, activity: dict | None = None, title=None, ax=None, pos=None,
-               vmax: float | None = None):
-    """The region graph: inputs as squares, regions as circles, edges by role (solid input, dashed context).
-
-    ``activity`` (region -> that region's activity vector for one stimulus) colours each region by its
-    strongest hypothesis' activity, so a region that has settled on one interpretation lights up.
-    """
-    fig = ax.figure if ax is not None else plt.subplots(figsize=(6, 4.5))[1].figure
-    ax = ax or fig.axes[0]
-    pos = pos or graph_layout(graph)
-    inputs = [n for n, d in graph.nodes(data=True) if d["type"] == "input"]
-    regions = [n for n, d in graph.nodes(data=True) if d["type"] == "region"]
-    nx.draw_networkx_nodes(graph, pos, nodelist=inputs, node_shape="s", node_color="#dddddd", node_size=1400, ax=ax)
-    if activity:
-        strength = [float(np.max(activity[n])) for n in regions]
-        top = vmax if vmax is not None else max(max(strength), 1e-12)
-        nodes = nx.draw_networkx_nodes(graph, pos, nodelist=regions, node_size=1800, ax=ax, node_color=strength,
-                                       cmap="magma_r", vmin=0.0, vmax=top)
-        if ax.figure.get_axes()[-1] is ax:   # one colour bar per figure, also when an animation redraws
-            ax.figure.colorbar(nodes, ax=ax, shrink=0.6, pad=0.02, orientation="horizontal",
-                               label="strongest hypothesis' activity")
-    else:
-        nx.draw_networkx_nodes(graph, pos, nodelist=regions, node_size=1800, ax=ax, node_color="#9ecae1")
-    labels = {n: f"{n}\n{graph.nodes[n]['size']}" for n in graph.nodes}
-    nx.draw_networkx_labels(graph, pos, labels=labels, font_size=9, ax=ax,
-                            bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5})
-    for role, style, colour in (("input", "solid", "black"), ("context", "dashed", "tab:red")):
-        edges = [(u, v) for u, v, d in graph.edges(data=True) if d["role"] == role]
-        nx.draw_networkx_edges(graph, pos, edgelist=edges, style=style, edge_color=colour, arrows=True, ax=ax,
-                               node_size=1800, connectionstyle="arc3,rad=0.15" if role == "context" else "arc3")
-    ax.set_title(title or f"region graph {graph.graph.get('name', '')}: solid = input, dashed = context")
-    ax.margins(0.18)
-    ax.axis("off")
     return save_figure(fig, path)

@@ -12,7 +12,8 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import StimulusError
-from .core import graph_layout, plot_graph, save_figure
+from .core import save_figure
+from .graph import graph_layout, plot_graph
 
 STEP_LABEL = "settling step (0 = feed-forward first guess)"
 

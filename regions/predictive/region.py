@@ -17,7 +17,7 @@ that neither depends on the step size the curvature bound picks:
   for a ``none``/``lateral`` hypothesis, whose activity is an amplitude: a tired hypothesis loses gain
   (divisive, like contrast adaptation in V1), taken as an exact proximal step; as ``h_i a_i`` for a
   ``softmax`` hypothesis, whose activity is a probability: its energy rises by ``h_i``. Neither is part
-  of the reported energy (see ``docs/``);
+  of the reported energy, which stays the one in docs/model.md;
 - ``noise: sigma`` with ``noise_tau: 0`` is Langevin noise, ``sqrt(eta) * sigma`` per step on the
   activity (``none``/``lateral``; stationary density ~ exp(-2E / sigma^2)) or ``sigma`` on the energies
   (``softmax``); with ``noise_tau > 0`` it is a fluctuation of every hypothesis' drive (energy units,

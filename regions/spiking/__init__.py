@@ -6,8 +6,8 @@
 """
 from cortex.regions import register
 
-from .region import Params, Spiking, State
+from .region import STDP, Drive, Inhibition, Neuron, Params, Recurrent, Spiking, State
 
 register("spiking")(Spiking)
 
-__all__ = ["Params", "Spiking", "State"]
+__all__ = ["STDP", "Drive", "Inhibition", "Neuron", "Params", "Recurrent", "Spiking", "State"]

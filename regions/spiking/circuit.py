@@ -49,6 +49,7 @@ def brian2_module():
     except Exception as exc:   # ImportError, or brian2 2.9 failing on NumPy 2.4 (ndarray.ptp is gone)
         raise BackendError(f"kind: spiking needs brian2, which cannot be imported here ({type(exc).__name__}: {exc}); "
                            f"install it with: {INSTALL}") from exc
+    brian2.prefs.core.stop_on_keyboard_interrupt = False   # Ctrl-C ends the whole run (cortex.interrupts), not one step
     return brian2
 
 

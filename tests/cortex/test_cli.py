@@ -201,9 +201,9 @@ def test_draw_writes_a_png(capsys, tmp_path):
     out = tmp_path / "figs" / "digits.png"
     proc = cortex_main(capsys, "draw", "digits", "--out", out)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"wrote {out}"
-    assert out.read_bytes()[:8] == PNG_SIGNATURE
     img = matplotlib.image.imread(out)
+    assert proc.stdout.strip() == f"wrote {out} ({img.shape[1]}x{img.shape[0]} px, 1 region)"
+    assert out.read_bytes()[:8] == PNG_SIGNATURE
     assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100 and img.shape[2] in (3, 4)
     assert img[..., :3].std() > 0.01   # something is drawn, not a blank canvas
     assert [p.name for p in out.parent.iterdir()] == ["digits.png"]   # no temporary file left beside it
@@ -304,3 +304,55 @@ def test_run_reduced_digits(tmp_path):
     split = load_digit_split(test_size=0.2, seed=0)
     result = model.settle({"retina": split.X_test}, noise=False)
     assert float((result.winners("IT") == split.y_test).mean()) == pytest.approx(acc["clean"]["model"])
+
+
+def test_python_dash_m_cortex_is_the_command_line():
+    proc = subprocess.run([sys.executable, "-m", "cortex", "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"cortex, version {cortex.__version__}", proc.stderr
+
+
+def test_cortex_environment_variables_set_defaults(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("CORTEX_DRAW_OUT", str(tmp_path / "from_env.png"))   # any option: CORTEX_<COMMAND>_<OPTION>
+    proc = cortex_main(capsys, "draw", "digits")
+    assert proc.returncode == 0 and (tmp_path / "from_env.png").exists(), proc.stderr
+    monkeypatch.setenv("CORTEX_BACKEND", "array_api_strict")                # a setting every model follows
+    assert cortex.load("digits").backend.name == "array_api_strict"
+    assert cortex.load("digits", backend="numpy").backend.name == "numpy"   # an explicit choice still wins
+    monkeypatch.setenv("CORTEX_BACKEND", "tpu")
+    with pytest.raises(cortex.CortexError, match="CORTEX_BACKEND='tpu' is not one of numpy, cupy, auto"):
+        cortex.load("digits")
+    proc = cortex_main(capsys, "run", "digits", "--out", tmp_path / "r")
+    assert_user_error(proc, "CORTEX_BACKEND")
+
+
+def test_run_takes_a_seed_and_experiment_settings(capsys, tmp_path):
+    graph = tmp_path / "small.yaml"
+    graph.write_text(SMALL_DIGITS, encoding="utf-8")
+    proc = cortex_main(capsys, "run", graph, "--out", tmp_path / "run", "--quiet", "--seed", "5",
+                       "--set", "max_train=100", "--set", "examples=1")
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["seed"] == 5 and results["train_examples"] == 100
+    assert results["provenance"]["overrides"] == {"max_train": 100, "examples": 1, "seed": 5}
+    assert_user_error(cortex_main(capsys, "run", graph, "--out", tmp_path / "bad", "--set", "epochz=2"),
+                      "experiment.epochz", "did you mean 'epochs'?")
+    assert_user_error(cortex_main(capsys, "run", graph, "--out", tmp_path / "bad", "--set", "epochs"), "KEY=VALUE")
+    assert_user_error(cortex_main(capsys, "run", graph, "--out", tmp_path / "bad", "--seed", "-3"), "--seed")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_run_digits_into_a_log_file_is_short_and_names_every_phase(tmp_path):
+    """`cortex run digits > log.txt 2>&1`: no progress bars in a file, a few stage lines, a time per phase."""
+    log = tmp_path / "log.txt"
+    with open(log, "w") as f:
+        proc = subprocess.run([sys.executable, "-m", "cortex.cli", "run", "digits", "--out", str(tmp_path / "run")],
+                              stdout=f, stderr=subprocess.STDOUT, timeout=600)
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    lines = text.splitlines()
+    assert len(lines) < 200, len(lines)
+    assert "\r" not in text and "batch/s" not in text and "it/s" not in text     # no progress bars in a file
+    time_line = next(line for line in lines if line.startswith("time: "))
+    for phase in ("training", "testing", "baselines", "figures"):
+        assert f"{phase} " in time_line, time_line
+    assert "digits: training done (" in text

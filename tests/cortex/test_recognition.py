@@ -1,6 +1,7 @@
 """The recognition experiment as `cortex run digits` runs it: the accuracy bars of the engine issue."""
 import json
 
+import numpy as np
 import pytest
 import yaml
 
@@ -60,3 +61,40 @@ def test_reduced_run_is_still_well_above_chance(tmp_path):
     assert res["train_examples"] == 200
     assert res["accuracy"]["clean"]["model"] > 0.6
     assert "logistic_regression" not in res["accuracy"]["clean"]
+
+
+@pytest.mark.parametrize("graph", ["digits", "priming", "camouflage", "filling_in"])
+def test_every_digit_experiment_cuts_validation_from_training_and_keeps_the_test_split(graph):
+    """evaluate_on: validation trains on train minus a stratified validation share and never sees the test split."""
+    from collections import Counter
+
+    from cortex.stimuli.digits import load_digit_split
+
+    data = yaml.safe_load(cortex.graph_path(graph).read_text())
+    rows = lambda X: Counter(map(bytes, np.asarray(X, np.float32)))   # noqa: E731 (images as a multiset)
+    split = load_digit_split(0.2, 0)
+    data["experiment"].pop("max_test", None)
+    for mode in ("test", "validation"):
+        data["experiment"]["evaluate_on"] = mode
+        spec = spec_from_dict(data)
+        d = get_experiment_kind(spec.experiment.kind)(spec).data()["digits"]
+        assert d.evaluated_on == mode and d.record["evaluated_on"] == mode
+        if mode == "test":
+            np.testing.assert_array_equal(d.X_eval, split.X_test)                 # the test split, as always
+            np.testing.assert_array_equal(d.X_train, split.X_train)
+            assert d.record["examples"] == {"train": 1437, "test": 360}
+        else:
+            assert d.record["examples"] == {"train": 1149, "validation": 288}
+            assert rows(d.X_train) + rows(d.X_eval) == rows(split.X_train)         # cut from the training images
+            assert not set(rows(d.X_eval)) & set(rows(split.X_test)) - set(rows(split.X_train))
+            share = np.bincount(d.y_eval, minlength=10) / np.bincount(split.y_train, minlength=10)
+            assert np.all(np.abs(share - 0.2) < 0.03)                              # stratified by class
+
+
+def test_validation_mode_reports_its_split(tmp_path):
+    res = run(tmp_path, max_train=200, epochs=1, few_shot=2, few_shot_epochs=3, baselines=False,
+              evaluate_on="validation", validation_size=0.3)
+    assert res["split"]["evaluated_on"] == "validation" and res["test_examples"] == 432
+    assert res["split"]["examples"] == {"train": 200, "validation": 432}
+    assert "the test split is not touched" in res["split"]["figures_from"]
+    assert res["accuracy"]["clean"]["model"] > 0.6

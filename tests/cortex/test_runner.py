@@ -39,3 +39,31 @@ def test_a_graph_without_experiment_is_refused(tmp_path):
     path.write_text("name: bare\ninputs: {x: {shape: [2]}}\nregions:\n  R: {kind: predictive, hypotheses: 2, inputs: [x]}\n")
     with pytest.raises(cortex.CortexError, match="no 'experiment' block"):
         cortex.run(path, tmp_path / "out", progress=False)
+
+
+SMALL = dict(max_train=120, epochs=1, few_shot=1, few_shot_epochs=1, baselines=False, examples=1)
+
+
+def test_seed_is_an_override_recorded_with_the_provenance(tmp_path):
+    import hashlib
+
+    zero = cortex.run("digits", tmp_path / "s0", progress=False, **SMALL)
+    one = cortex.run("digits", tmp_path / "s1", progress=False, seed=1, **SMALL)
+    assert (zero["seed"], one["seed"]) == (0, 1)
+    assert one["train_energy_first_last"] != zero["train_energy_first_last"]    # another split, another model
+    again = cortex.run("digits", tmp_path / "s1b", progress=False, seed=1, **SMALL)
+    assert again["accuracy"] == one["accuracy"] and again["train_energy_first_last"] == one["train_energy_first_last"]
+    prov = json.loads((tmp_path / "s1" / "results.json").read_text())["provenance"]
+    assert prov["overrides"] == {**SMALL, "seed": 1}
+    assert prov["spec"]["seed"] == 1 and prov["spec"]["experiment"]["max_train"] == 120
+    graph = cortex.graph_path("digits")
+    assert prov["graph_file"] == str(graph)
+    assert prov["graph_sha256"] == hashlib.sha256(graph.read_bytes()).hexdigest()
+    assert {"numpy", "scikit-learn", "matplotlib"} <= set(prov["packages"])
+
+
+def test_a_bad_seed_is_refused_with_its_key(tmp_path):
+    with pytest.raises(cortex.SpecError) as err:
+        cortex.run("digits", tmp_path / "out", progress=False, seed=-1)
+    assert "seed" in str(err.value) and "with overrides ['seed']" in str(err.value)
+    assert not (tmp_path / "out").exists()

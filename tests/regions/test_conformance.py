@@ -270,7 +270,7 @@ def _assemble(spec, name, role, stimuli, activity, past_activity, batch):
 
 
 def design_energy(model, result, stimuli, past=None):
-    """(batch,) the designed energy (docs/), recomputed in float64 NumPy from the weights and the settled state."""
+    """(batch,) the energy of docs/model.md, recomputed in float64 NumPy from the weights and the settled state."""
     spec, b = model.spec, model.backend
     batch = next(iter(result.activity.values())).shape[0]
     act = {n: a.astype(np.float64) for n, a in result.activity.items()}
@@ -305,7 +305,7 @@ def design_energy(model, result, stimuli, past=None):
 
 @pytest.mark.parametrize("case", CONFIGS)
 def test_energy_is_the_designed_energy(case, digits):
-    """The energy settling reports is the sum of the terms of the designed energy (docs/; recomputed independently)."""
+    """The energy settling reports is the sum of the terms written in docs/model.md (recomputed independently)."""
     spec = calm(case)
     model = Model(spec)
     results = run_rounds(model, spec, digits, 4, steps=10)
@@ -319,7 +319,7 @@ def test_energy_is_the_designed_energy(case, digits):
 
 @pytest.mark.parametrize("case", ["a-lateral", "b-none", "c-softmax", "d-softmax-factors-cauchy"])
 def test_settling_converges_to_a_minimum_of_the_designed_energy(case, digits):
-    """Long settling ends at a (KKT) stationary point of the designed energy: the step follows that energy's gradient."""
+    """Long settling ends at a (KKT) stationary point of the energy in docs/model.md: the step follows its gradient."""
     spec = spec_from_dict(calm(case).to_dict() | {"dtype": "float64"})
     model = Model(spec)
     run_rounds(model, spec, digits, 4, steps=10)

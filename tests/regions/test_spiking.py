@@ -241,9 +241,9 @@ def test_winner_agrees_with_the_rate_engine_on_unambiguous_inputs():
 
     rate_spec = cortex.load_spec(cortex.graph_path("rivalry"))
     experiment = Rivalry(rate_spec, rate_spec.experiment.model_copy(update={"train_batches": 10}))
-    patterns = experiment._patterns()
+    patterns = experiment.patterns()
     rate = Model(rate_spec)
-    W, _ = experiment._train(rate, patterns, np.random.default_rng(0), False)
+    W, _ = experiment.train_gratings(rate, patterns, np.random.default_rng(0))
     spiking = Model(spec_from_dict(rivalry_data()[0]))
     spiking.regions["P"].load_weights({"W": W})
     left, right, label = binocular_training(patterns, 48, np.random.default_rng(1), contrast=(0.3, 1.0))

@@ -1,0 +1,213 @@
+"""GraphClassifier: classification by analysis by synthesis, as a scikit-learn classifier."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from cortex.errors import CortexError
+
+from .base import GraphEstimator
+from .graph_edit import fresh_name, set_sensor, teachers, top_regions
+
+
+class GraphClassifier(ClassifierMixin, GraphEstimator):
+    """Classify by analysis by synthesis: the read-out region's hypotheses compete and the winner is the class.
+
+    Training is online, as in ``cortex run digits``: each shuffled mini-batch settles with the read-out
+    region clamped to the one-hot labels (its teacher), then every region makes one local update.
+    Prediction settles each stimulus without the teacher and reads the read-out's activity.
+
+    Parameters
+    ----------
+    graph : str, path, NetworkSpec or dict, default="digits"
+        The region graph: a shipped name, a YAML file, a validated spec or plain data.
+    input : str, optional
+        The input that ``X`` feeds. Inferred when the graph has one input besides teachers. Its shape
+        becomes ``X.shape[1:]`` unless the sizes already agree (then the graph's shape is kept).
+    readout : str, optional
+        The region read out. Inferred as the one region with a ``teacher``, else the one top region
+        (which is then given a teacher input). Its hypotheses become one per class.
+    epochs : int, default=3
+        Passes over the training data in ``fit``.
+    batch_size : int, default=32
+        Stimuli per online update.
+    train_steps, test_steps : int, optional
+        Settling steps while training and while predicting (default: the graph's ``settle.steps``).
+        Prediction runs every step (``tol`` 0), so a stimulus' prediction never depends on its batch.
+    random_state : int, RandomState or None, default=None
+        The graph's seed (weights, noise, the order of mini-batches); None keeps the graph's own seed.
+    verbose : int, default=0
+        Show a progress bar while training when > 0.
+    **overrides
+        Graph keys written ``REGION__KEY``, ``INPUT__KEY`` or ``settle__KEY`` (``IT__factors=4``), checked
+        by ``fit`` like the YAML; :meth:`get_params` returns them, so grid searches can vary them.
+
+    Attributes
+    ----------
+    model_ : cortex.Model
+        The trained model.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, in the order of the read-out's hypotheses.
+    input_, readout_, teacher_ : str
+        The input ``X`` feeds, the region read out and the input that clamps it while training.
+    input_shape_ : tuple of int
+        The sensor shape of one row of ``X``.
+    n_features_in_ : int
+        Number of features (``X.shape[1]``).
+    training_energy_ : list of float
+        Final energy of every settled training batch, in order.
+
+    See Also
+    --------
+    GraphTransformer : the settled activity of a region as features.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import cross_val_score
+    >>> X, y = load_digits(return_X_y=True)
+    >>> cross_val_score(GraphClassifier("digits", random_state=0), X / 16, y, cv=3)   # doctest: +SKIP
+    array([0.967, 0.968, 0.952])
+    """
+
+    default_graph = "digits"
+
+    def __init__(self, graph="digits", *, input=None, readout=None, epochs=3, batch_size=32, train_steps=None,
+                 test_steps=None, random_state=None, verbose=0, **overrides):
+        self.graph = graph
+        self.input = input
+        self.readout = readout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.train_steps = train_steps
+        self.test_steps = test_steps
+        self.random_state = random_state
+        self.verbose = verbose
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+    def fit(self, X, y):
+        """Build a fresh model for ``X``'s sensor shape and ``y``'s classes, then train it for ``epochs`` passes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, *sensor_shape)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : GraphClassifier
+        """
+        self._check_training_params()
+        X, y = self._validate(X, reset=True, y=y)
+        check_classification_targets(y)
+        self._start(X, np.unique(y))
+        self._passes(X, self.epochs, self._teacher(y))
+        return self
+
+    def partial_fit(self, X, y, classes=None):
+        """One online pass over ``X``; the first call builds the model and must name every class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, *sensor_shape)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), optional
+            Every class that will ever appear: required on the first call, checked on later ones.
+
+        Returns
+        -------
+        self : GraphClassifier
+        """
+        first = not hasattr(self, "model_")
+        if first:
+            self._check_training_params()
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit")
+        X, y = self._validate(X, reset=first, y=y)
+        check_classification_targets(y)
+        if first:
+            self._start(X, np.unique(np.asarray(classes)))
+        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+            raise ValueError(f"classes={list(classes)} differs from the classes of the first partial_fit call "
+                             f"{list(self.classes_)}")
+        unseen = np.setdiff1d(y, self.classes_)
+        if unseen.size:
+            raise ValueError(f"y holds labels {list(unseen)} that are not among classes {list(self.classes_)}")
+        self._passes(X, 1, self._teacher(y))
+        return self
+
+    def predict_proba(self, X):
+        """Probability of each class: the read-out's hypothesis activity, normalised per stimulus.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, *sensor_shape)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``. A softmax read-out's activity already is a
+            distribution; other kinds' non-negative activity is divided by its sum.
+        """
+        check_is_fitted(self, "model_")
+        X = self._validate(X, reset=False)
+        activity = np.clip(self._settled(X, self.readout_, self.test_steps), 0.0, None)
+        total = activity.sum(axis=1, keepdims=True)
+        uniform = np.full_like(activity, 1.0 / activity.shape[1])
+        return np.where(total > 0, activity / np.where(total > 0, total, 1.0), uniform)
+
+    def predict(self, X):
+        """The class whose hypothesis wins the competition for each stimulus.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, *sensor_shape)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    # ----- internals ---------------------------------------------------------------------------------------
+    def _start(self, X, classes):
+        data, where = self._graph_data()
+        regions = data.get("regions") or {}
+        readout = self._readout(data)
+        taught = teachers(data)
+        teacher = regions[readout].get("teacher")
+        if not teacher:   # a graph without labels: the read-out gets a teacher input of its own
+            teacher = fresh_name("label", set(data.get("inputs") or {}) | set(regions))
+            regions[readout]["teacher"] = teacher
+            taught.add(teacher)
+        self.input_ = set_sensor(data, X.shape[1:], self.input, skip=taught)
+        if teacher == self.input_:
+            raise CortexError(f"input {self.input_!r} is the teacher of region {readout!r}; X must feed another input")
+        regions[readout]["hypotheses"] = len(classes)
+        data.setdefault("inputs", {})[teacher] = {"shape": [len(classes)]}
+        self._build(data, where, X)
+        self.classes_, self.readout_, self.teacher_ = classes, readout, teacher
+
+    def _readout(self, data: dict) -> str:
+        regions = data.get("regions") or {}
+        if self.readout is not None:
+            if self.readout not in regions:
+                raise CortexError(f"readout={self.readout!r} is not a region of the graph; its regions are "
+                                  f"{', '.join(regions)}")
+            return self.readout
+        taught = [n for n, p in regions.items() if isinstance(p, dict) and p.get("teacher")]
+        candidates = taught or top_regions(data)
+        if len(candidates) != 1:
+            what = "regions with a teacher" if taught else "top regions"
+            raise CortexError(f"cannot tell which region to read out: the graph has {len(candidates)} {what} "
+                              f"({', '.join(candidates)}); name one with readout=")
+        return candidates[0]
+
+    def _teacher(self, y):
+        labels = np.searchsorted(self.classes_, y)
+        eye = np.eye(len(self.classes_), dtype=np.float32)
+        return lambda idx: {self.teacher_: eye[labels[idx]]}
