@@ -8,8 +8,9 @@ This module only re-exports; nothing inside the package imports it (so no module
 from __future__ import annotations
 
 from ._version import __version__
+from .checkpoint import load_checkpoint
 from .errors import CortexError, SpecError
-from .model import Model, SettleResult, load_checkpoint
+from .model import Model, SettleResult
 from .runner import run
 from .shipped import graph_path, load, shipped_graphs
 from .spec import NetworkSpec, load_spec

@@ -14,7 +14,7 @@ import networkx as nx
 import numpy as np
 
 from .backend import Backend, available_bytes, get_backend
-from .checkpoint import read_checkpoint, save_checkpoint
+from .archive import save_checkpoint
 from .compiled import CompiledGraph
 from .errors import ResourceError, StimulusError
 from .graph import build_graph
@@ -202,17 +202,11 @@ class Model:
         raise StimulusError(f"region {region!r} reaches no sensor through its first inputs")
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write weights, spec and versions to one ``.npz`` file atomically (see :mod:`cortex.checkpoint`)."""
+        """Write weights, spec and versions to one ``.npz`` file atomically (see :mod:`cortex.archive`; read it back
+        with :func:`cortex.load_checkpoint`)."""
         save_checkpoint(self, path)
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{c.name}[{c.region.n}]" for c in self.compiled.regions)
         return f"<Model {self.spec.name!r} on {self.backend.name}/{self.backend.dtype_name}: {parts}>"
 
-
-def load_checkpoint(path: str | os.PathLike, spec: NetworkSpec | None = None, backend: str | None = None) -> Model:
-    """Rebuild the model saved at ``path``. With ``spec``, refuse a checkpoint made from a different spec."""
-    checkpoint = read_checkpoint(path, spec)
-    model = Model(checkpoint.spec, backend=backend)
-    checkpoint.restore(model)
-    return model

@@ -296,7 +296,7 @@ def test_run_reduced_digits(tmp_path):
         "competition.png", "energy.png", "fields.png", "model.npz", "results.json", "training.png"]
 
     # the checkpoint is the trained model: it reproduces the clean accuracy
-    from cortex.model import load_checkpoint
+    from cortex.checkpoint import load_checkpoint
     from cortex.spec import load_spec
     from cortex.stimuli.digits import load_digit_split
 
