@@ -1,8 +1,8 @@
 """The conformance check for region kinds, in the spirit of scikit-learn's ``check_estimator``.
 
+>>> from cortex.region import region_kinds
 >>> from cortex.testing import check_region_kind
->>> from cortex.regions import get_kind
->>> check_region_kind(get_kind("predictive"))          # doctest: +SKIP
+>>> check_region_kind(region_kinds.get("predictive"))          # doctest: +SKIP
 
 A kind passes when, alone on a sensor and placed below, above and beside another kind in small graphs
 (:func:`placements`), every check holds: parameters round-trip; the same seed gives bit-identical results and
