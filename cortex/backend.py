@@ -75,6 +75,10 @@ class Backend:
     def zeros(self, shape) -> Any:
         return self.xp.zeros(shape, dtype=self.dtype)
 
+    def empty(self, shape) -> Any:
+        """An array to be written whole before it is read (no pass to zero it)."""
+        return self.xp.empty(shape, dtype=self.dtype)
+
     def rng(self, *stream: int) -> "Random":
         """A random stream derived from the model seed and ``stream`` (e.g. a region index)."""
         return Random(self, np.random.default_rng([self.seed, *stream]))

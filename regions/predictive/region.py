@@ -141,7 +141,7 @@ class Predictive(RegionKind):
         M = self.weights["M"]
         if not self.k:
             return self.xp.broadcast_to(M, (B, self.n, self.d_x))
-        return K.hypothesis_predictions(self.ops, z, self.weights["F"], M, self.backend.zeros((B, self.n, self.d_x)))
+        return K.hypothesis_predictions(self.ops, z, self.weights["F"], M, self.backend.empty((B, self.n, self.d_x)))
 
     def _hypothesis_energies(self, X, state, out):
         """out (B, n) <- e_i, every hypothesis' prediction error on X (see :mod:`.kernels`)."""
@@ -175,7 +175,7 @@ class Predictive(RegionKind):
         if self.softmax:
             state.mu = self._hypothesis_predictions(state.z, B)
             state.pred = K.mixture_prediction(self.ops, state.a, state.mu if self.k else state.mu[0, ...],
-                                              self.backend.zeros((B, self.d_x)), bool(self.k))
+                                              self.backend.empty((B, self.d_x)), bool(self.k))
         else:
             state.pred = state.a @ self.weights["W"]
         return state
@@ -184,19 +184,23 @@ class Predictive(RegionKind):
         """dE/dX (B, d_X): what this region sends down to the sources it explains (precision-weighted error)."""
         b, shape = self.backend, tuple(X.shape)
         if self.softmax and self.cauchy2 is not None:
-            r = K.hypothesis_residuals(self.ops, X[:, None, :], state.mu, self.pi, self.cauchy2,
-                                       self._buf("R3", (shape[0], self.n, self.d_x)), b.zeros((shape[0], self.n, self.d_x)))
-            return self.xp.sum(state.a[:, :, None] * r, axis=1)
-        return self.ops.residual(X, state.pred, self.pi, b.zeros(shape), self._buf("E2", shape), self.cauchy2)
+            return self.xp.sum(state.a[:, :, None] * self._residuals(X, state), axis=1)
+        return self.ops.residual(X, state.pred, self.pi, b.empty(shape), b.empty(shape), self.cauchy2)
+
+    def _residuals(self, X, state):
+        """(B, n, d_X) new array psi(X - mu_i) * pi, every hypothesis' precision-weighted error."""
+        shape = (X.shape[0], self.n, self.d_x)
+        return K.hypothesis_residuals(self.ops, X[:, None, :], state.mu, self.pi, self.cauchy2,
+                                      self.backend.empty(shape), self.backend.empty(shape))
 
     def context_gradient(self, state: State, Y):
         """dE/dY (B, d_Y): how this region's context term pulls on its (undelayed) context sources."""
         prior = self._prior(Y)
         target = self.xp.exp(self._log_softmax(prior)) if self.softmax else prior
-        out = self.backend.zeros((Y.shape[0], self.d_y))
+        out = self.backend.empty((Y.shape[0], self.d_y))
         return K.context_gradient(self.ops, state.a, target, self.p.context_precision,
                                   self.xp.moveaxis(self.weights["V"], -1, -2), self.c,
-                                  self.backend.zeros(tuple(state.a.shape)), out)
+                                  self.backend.empty(tuple(state.a.shape)), out)
 
     def input_curvature(self) -> float:
         """Upper bound of d2E/dX2: what sources add to their own step-size bound."""
@@ -285,18 +289,18 @@ class Predictive(RegionKind):
         """(B,) this region's share of the energy for each stimulus."""
         ops, p, b, B = self.ops, self.p, self.backend, X.shape[0]
         if self.softmax:
-            e = self._hypothesis_energies(X, state, b.zeros((B, self.n)))
+            e = self._hypothesis_energies(X, state, b.empty((B, self.n)))
             term = self._prior_term(Y)
             if term is not None:
                 e -= term
             return K.mixture_energy(ops, state.a, e, p.temperature, self._buf("u", (B, self.n)),
-                                    self._buf("t", (B, self.n)), b.zeros((B,)))
+                                    self._buf("t", (B, self.n)), b.empty((B,)))
         shape, dshape = tuple(state.a.shape), tuple(X.shape)
         R = ops.subtract(X, state.pred, self._buf("R", dshape))
         AL = None
         if "L" in self.weights and p.inhibition:
             AL = ops.matmul(state.a, self.weights["L"], self._buf("AL", shape))
-        out = b.zeros((B, 1))
+        out = b.empty((B, 1))
         K.linear_energy(ops, R, state.a, self.pi, self.cauchy2, p.sparsity, out, self._buf("E2", dshape),
                         self._buf("T", shape), self._buf("col", (B, 1)), AL, p.inhibition, self._prior(Y),
                         p.context_precision)
@@ -309,8 +313,7 @@ class Predictive(RegionKind):
         B = X.shape[0]
         a = state.a
         if self.softmax:
-            r = K.hypothesis_residuals(self.ops, X[:, None, :], state.mu, self.pi, self.cauchy2,
-                                       self._buf("R3", (B, self.n, self.d_x)), self.backend.zeros((B, self.n, self.d_x)))
+            r = self._residuals(X, state)
             w["M"] = w["M"] + (p.lr / B) * xp.sum(a[:, :, None] * r, axis=0)
             if self.k:
                 az = xp.moveaxis(a[:, :, None] * state.z, 0, -1)                # (n, k, B)
