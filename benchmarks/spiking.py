@@ -61,7 +61,7 @@ def bench_run(target: str, batch: int, neurons: int | None, seconds: float) -> d
     """One uninterrupted run of ``seconds`` on ``target``; returns build and run wall times."""
     import brian2
 
-    from cortex.brian import Circuit
+    from cortex.regions.spiking.circuit import Circuit
     from cortex.model import Model
 
     spec = rivalry_model_spec(neurons)
@@ -136,7 +136,7 @@ def main(argv=None):
         import brian2
 
         brian2.prefs.codegen.runtime.cython.cache_dir = tempfile.mkdtemp(prefix="cortex_cython_")
-    from cortex.brian import cython_available
+    from cortex.regions.spiking.circuit import cython_available
 
     targets = [t for t in args.targets.split(",") if t]
     rows = []

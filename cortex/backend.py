@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,14 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("numpy", "cupy", "auto", "array_api_strict")
 DTYPES = ("float32", "float64")
+
+
+def available_bytes() -> int:
+    """The host's physical memory in bytes (a very large number where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**62
 
 
 def cupy_usable() -> bool:
@@ -65,6 +74,10 @@ class Backend:
 
     def zeros(self, shape) -> Any:
         return self.xp.zeros(shape, dtype=self.dtype)
+
+    def empty(self, shape) -> Any:
+        """An array to be written whole before it is read (no pass to zero it)."""
+        return self.xp.empty(shape, dtype=self.dtype)
 
     def rng(self, *stream: int) -> "Random":
         """A random stream derived from the model seed and ``stream`` (e.g. a region index)."""

@@ -1,84 +1,22 @@
-"""Checkpoints: weights + the validated spec + versions in one ``.npz``, written atomically, read without pickle."""
+"""Checkpoints: save a model to one ``.npz`` file and build it again from one.
+
+The file format (arrays, spec and versions, atomic writes, no pickle) is :mod:`cortex.archive`, which
+:meth:`cortex.Model.save` writes through; this module adds the loader, which builds a model.
+"""
 from __future__ import annotations
 
-import json
 import os
-import zipfile
-from pathlib import Path
 
-import numpy as np
+from .archive import FORMAT, Checkpoint, read_checkpoint, save_checkpoint
+from .model import Model
+from .spec import NetworkSpec
 
-from . import __version__
-from .atomic import atomic_write
-from .errors import CheckpointError, SpecError
-from .spec import NetworkSpec, spec_from_dict
-
-FORMAT = 1
+__all__ = ["FORMAT", "Checkpoint", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
 
 
-def save_checkpoint(model, path: str | os.PathLike) -> Path:
-    """Write ``model`` to ``path`` (exactly that name); an existing file is replaced only once the new one is complete."""
-    arrays = {}
-    rng = {}
-    for name, region in model.regions.items():
-        for key, value in region.weights.items():
-            arrays[f"{name}/{key}"] = model.backend.to_numpy(value)
-        rng[name] = region.rng.generator.bit_generator.state
-    noise = {name: stream.generator.bit_generator.state for name, stream in zip(model.regions, model._noise)}
-    meta = {"format": FORMAT, "cortex": __version__, "numpy": np.__version__, "backend": model.backend.name,
-            "spec": model.spec.to_dict(), "rng": rng, "noise_rng": noise}
-    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    path = Path(path)
-    with atomic_write(path, "wb") as f:
-        np.savez(f, **arrays)
-    return path
-
-
-def load_checkpoint(path: str | os.PathLike, spec: NetworkSpec | None = None, backend: str | None = None):
+def load_checkpoint(path: str | os.PathLike, spec: NetworkSpec | None = None, backend: str | None = None) -> Model:
     """Rebuild the model saved at ``path``. With ``spec``, refuse a checkpoint made from a different spec."""
-    from .model import Model
-
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(bytes(data["__meta__"]).decode())
-            arrays = {k: data[k] for k in data.files if k != "__meta__"}
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: not a cortex checkpoint or corrupt ({exc})") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("spec"), dict):
-        raise CheckpointError(f"{path}: the checkpoint's metadata is malformed (no spec)")
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, this cortex-sim reads format {FORMAT}")
-    try:
-        saved = spec_from_dict(meta["spec"], file=f"{path}:spec")
-    except SpecError as exc:
-        raise CheckpointError(f"{path}: the spec stored in the checkpoint is invalid here: {exc}") from None
-    if spec is not None and spec.to_dict() != saved.to_dict():
-        diff = _differences(saved.to_dict(), spec.to_dict())
-        raise CheckpointError(f"{path}: the checkpoint was made from a different spec; differing keys: {', '.join(diff[:10])}")
-    model = Model(saved, backend=backend)
-    for name, region in model.regions.items():
-        mine = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.split("/", 1)[0] == name}
-        if set(mine) != set(region.weights):
-            raise CheckpointError(f"{path}: region {name!r} has arrays {sorted(mine)}, expected {sorted(region.weights)}")
-        try:
-            region.load_weights(mine)
-        except ValueError as exc:
-            raise CheckpointError(f"{path}: {exc}") from None
-        for key, streams in (("rng", {n: r.rng for n, r in model.regions.items()}),
-                             ("noise_rng", dict(zip(model.regions, model._noise)))):
-            saved_state = meta.get(key, {}).get(name) if isinstance(meta.get(key), dict) else None
-            if saved_state is not None:
-                streams[name].generator.bit_generator.state = saved_state
+    checkpoint = read_checkpoint(path, spec)
+    model = Model(checkpoint.spec, backend=backend)
+    checkpoint.restore(model)
     return model
-
-
-def _differences(a, b, prefix="") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for k in sorted(set(a) | set(b), key=str):
-            out += _differences(a.get(k), b.get(k), f"{prefix}{'.' if prefix else ''}{k}")
-        return out
-    return [] if a == b else [prefix or "<root>"]

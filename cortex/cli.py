@@ -9,13 +9,13 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from ._version import __version__
 from .errors import CortexError
 from .settings import PREFIX, envvar
 
 
 def _spec(graph: str):
-    from . import graph_path
+    from .shipped import graph_path
     from .spec import load_spec
 
     return load_spec(graph_path(graph))
@@ -161,7 +161,7 @@ def bench(workloads, quick, rounds, batch, regions, hypotheses, no_reference, no
 @cli.command(name="list")
 def list_graphs():
     """List the shipped region graphs."""
-    from . import graph_path, shipped_graphs
+    from .shipped import graph_path, shipped_graphs
 
     for name in shipped_graphs():
         click.echo(f"{name:<16}{graph_path(name)}")

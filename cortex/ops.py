@@ -2,8 +2,9 @@
 
 NumPy and CuPy take ``out=`` arguments; other Array-API modules (``array_api_strict`` in the tests) get
 the same result by assignment into the preallocated buffer, so one code path serves all of them. On
-CuPy the elementwise pieces of a step are single fused kernels (``ElementwiseKernel``): one launch and
-one pass over memory instead of four or five. The NumPy path never touches them.
+CuPy the elementwise pieces of a step are single fused kernels (``ElementwiseKernel``, see
+:meth:`Ops.elementwise`): one launch and one pass over memory instead of four or five. The NumPy path never
+touches them. Region kinds build their equations from these operations (``regions/predictive/kernels.py``).
 """
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ class Ops:
         self.log = None    # a list while the benchmark counts matmul shapes
         self._ones = {}
 
+    def elementwise(self, name: str, in_params: str, out_params: str, body: str):
+        """A fused CuPy kernel (compiled on first use, shared by every Ops of the process), or None off CuPy:
+        kinds write their own elementwise pieces this way, with a plain path beside for the other backends."""
+        if self.fused is None:
+            return None
+        if name not in _KERNELS:
+            _KERNELS[name] = self.xp.ElementwiseKernel(in_params, out_params, body, name)
+        return _KERNELS[name]
 
     # ----- plain operations --------------------------------------------------------------------
     def matmul(self, a, b, out):
@@ -139,53 +148,29 @@ class Ops:
         out[...] = self.xp.mean(a, axis=-1)
         return out
 
-    # ----- the elementwise pieces of a linear region's step ------------------------------------
+    # ----- the residual form of :class:`cortex.region.ResidualForm` ---------------------------
     def residual(self, X, P, pi, out, tmp, scale2: float | None):
         """out <- psi(X - P) * pi: the precision-weighted prediction error (Cauchy-shrunk when ``scale2``)."""
         if self.fused is not None:
             if scale2 is None:
                 return self.fused["residual_gauss"](X, P, pi, out)
-            return self.fused["residual_cauchy"](X, P, pi, self.backend.dtype.type(1.0 / scale2), out)
+            return self.fused["residual_cauchy"](X, P, pi, self.backend.dtype.type(scale2), out)
         self.subtract(X, P, out)
-        if scale2 is not None:      # r / (1 + r^2 / c^2)
-            self.multiply(out, out, tmp)
-            tmp *= 1.0 / scale2
-            tmp += 1.0
-            out /= tmp
-        if not (isinstance(pi, float) and pi == 1.0):   # a unit precision: skip a pass that changes nothing
+        return self.weigh(out, pi, out, tmp, scale2)
+
+    def weigh(self, R, pi, out, tmp, scale2: float | None):
+        """psi(R) * pi for a residual R: identity or Cauchy ``r / (1 + r^2 / c^2)``, into ``out`` (``out`` may be R).
+        A unit precision on a Gaussian error returns R itself: nothing to compute."""
+        unit = isinstance(pi, float) and pi == 1.0   # a unit precision: skip a pass that changes nothing
+        if scale2 is None:
+            return R if unit else self.multiply(R, pi, out)
+        self.multiply(R, R, tmp)
+        tmp /= scale2
+        tmp += 1.0
+        self.divide(R, tmp, out)
+        if not unit:
             out *= pi
         return out
-
-    def update(self, A, G, eta, sqrt_eta, H, N, tmp):
-        """A <- max((A - eta * G (+ sqrt(eta) * N)) / (1 + eta * H), 0): a gradient step, Langevin noise, and the
-        proximal step on the fatigue term (``H`` None: no fatigue). ``G`` and ``N`` are used as scratch."""
-        if self.fused is not None:
-            if H is None:
-                H = 0    # a scalar zero: 1 + eta * 0 = 1
-            if N is None:
-                return self.fused["update"](G, eta, H, A)
-            return self.fused["update_noise"](G, eta, sqrt_eta, H, N, A)
-        G *= eta
-        A -= G
-        if N is not None:
-            N *= sqrt_eta
-            A += N
-        if H is not None:
-            self.multiply(H, eta, tmp)
-            tmp += 1.0
-            A /= tmp
-        return self.relu_(A)
-
-    def adapt(self, H, A, strength: float, tau: float, tmp):
-        """H <- H + (strength * A - H) / tau."""
-        if self.fused is not None:
-            dt = self.backend.dtype.type
-            return self.fused["adapt"](A, dt(strength), dt(tau), H)
-        self.multiply(A, strength, tmp)
-        tmp -= H
-        tmp /= tau
-        H += tmp
-        return H
 
 
 def _transposed(b) -> bool:
@@ -193,15 +178,14 @@ def _transposed(b) -> bool:
     return bool(strides) and len(strides) >= 2 and strides[-2] < strides[-1]
 
 
+_KERNELS: dict = {}
+
+
 def _cupy_kernels(cupy):
-    """Fused CuPy kernels for the elementwise parts of a step (compiled on first use)."""
+    """Fused CuPy kernels for the residual form (compiled on first use)."""
     ek = cupy.ElementwiseKernel
     return {
         "residual_gauss": ek("T x, T p, T pi", "T out", "out = (x - p) * pi", "cortex_residual_gauss"),
-        "residual_cauchy": ek("T x, T p, T pi, T inv_c2", "T out",
-                              "T r = x - p; out = r / (1 + r * r * inv_c2) * pi", "cortex_residual_cauchy"),
-        "update": ek("T g, T eta, T h", "T a", "a = max((a - eta * g) / (1 + eta * h), (T)0)", "cortex_update"),
-        "update_noise": ek("T g, T eta, T sq, T h, T n", "T a", "a = max((a - eta * g + sq * n) / (1 + eta * h), (T)0)",
-                           "cortex_update_noise"),
-        "adapt": ek("T a, T s, T tau", "T h", "h = h + (s * a - h) / tau", "cortex_adapt"),
+        "residual_cauchy": ek("T x, T p, T pi, T c2", "T out",
+                              "T r = x - p; out = r / (1 + r * r / c2) * pi", "cortex_residual_cauchy"),
     }

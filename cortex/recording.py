@@ -87,7 +87,7 @@ def to_dataset(result, names: dict | None = None, attrs: dict | None = None) -> 
     for region, pred in _predictions(result).items():
         data[f"{region}_prediction"] = (("stimulus", f"{region}_input"), pred,
                                         {"long_name": f"{region}'s top-down prediction of its input"})
-    from . import __version__
+    from ._version import __version__
 
     info = {"steps": steps, "converged": int(bool(result.converged)), "start_energy": float(result.start_energy),
             "cortex_version": __version__, **(attrs or {})}
@@ -107,7 +107,7 @@ def to_frames(results: Sequence, names: dict | None = None, attrs: dict | None =
                        combine_attrs="drop")
     merged = merged.assign_coords(frame=np.arange(len(frames)))
     merged["steps"] = ("frame", np.asarray(steps), {"long_name": "settling steps run in each frame"})
-    from . import __version__
+    from ._version import __version__
 
     merged.attrs = {"frames": len(frames), "cortex_version": __version__, **(attrs or {})}
     return merged

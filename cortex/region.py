@@ -1,16 +1,24 @@
-"""What every region kind declares: its parameters (validated once) and the small interface settling uses.
+"""What a region kind is: its parameters (validated once) and :class:`RegionKind`, the interface settling calls.
 
 A region explains its input X (the concatenation of its input sources) with its hypotheses, takes a
 prior from its context Y, and exposes the derivatives other regions need: how its energy changes
 with each input source (the top-down prediction error) and with each context source.
+
+To add a kind, write one module (or package) in ``regions/`` that defines a ``Params`` model (a subclass of
+:class:`RegionParams`) and a subclass of :class:`RegionKind` decorated with ``cortex.regions.register("name")``;
+:func:`cortex.testing.check_region_kind` then says whether it keeps the promises below, alone and beside the
+other kinds. See ``docs/`` for the settling equations these members take part in.
 """
 from __future__ import annotations
 
-from typing import Literal
-
+import abc
 import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from .registry import Registry
 
 
 class Strict(BaseModel):
@@ -44,6 +52,164 @@ class RegionParams(Strict):
     teacher: str | None = None
 
 
+Competition = Literal["none", "lateral", "softmax"]
+ErrorKind = Literal["gaussian", "cauchy"]
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The sources of a region's X (or of its Y), in order: each one's width and connection precision."""
+
+    sizes: tuple[int, ...] = ()
+    precisions: tuple[float, ...] = ()
+
+    @property
+    def width(self) -> int:
+        """Columns of the concatenation (d_X or d_Y)."""
+        return sum(self.sizes)
+
+    def per_column(self) -> list[float]:
+        """Each column's precision: a source's connection precision repeated over its columns."""
+        return [float(v) for v, s in zip(self.precisions, self.sizes) for _ in range(s)]
+
+
+@dataclass(frozen=True)
+class ResidualForm:
+    """dE/dX on some input columns written as ``psi(X - state.pred) * precision`` (see :meth:`RegionKind.residual_form`).
+
+    ``psi`` is the identity (``cauchy_scale2`` None) or the Cauchy shrinkage ``r / (1 + r^2 / cauchy_scale2)``.
+    """
+
+    precision: float
+    cauchy_scale2: float | None = None
+
+
+class RegionState(Protocol):
+    """A region's settling state for a batch (each kind defines its own class with at least these fields)."""
+
+    a: Any       # (B, n) activity: what other regions read as this region's output
+    pred: Any    # (B, d_X) the region's prediction of its input X, or None for a kind that keeps none
+
+
+class RegionKind(abc.ABC):
+    """The interface settling, learning and checkpoints call on a region: exactly these members, nothing else.
+
+    Abstract members must be written by every kind; the others have defaults declared here. Every array is a
+    ``backend.xp`` array; ``B`` is the batch, ``n`` the hypotheses, ``d_X``/``d_Y`` the widths of X and Y.
+    An instance sets these attributes in ``__init__``:
+
+    ``name`` (str), ``p`` (its validated ``Params``), ``backend``, ``rng`` (its seeded random stream),
+    ``n``, ``d_x``, ``d_y`` (ints), and ``weights`` (dict of learned arrays: what checkpoints save).
+    """
+
+    Params: ClassVar[type[RegionParams]]
+    kind_name: ClassVar[str]          # set by ``cortex.regions.register``
+    descends: ClassVar[bool] = True
+    """Whether, with noise and fatigue off, :meth:`step` never raises the graph's energy (a stochastic simulation,
+    such as spiking populations, says False: the conformance check then skips descent)."""
+
+    name: str
+    p: RegionParams
+    backend: Any
+    rng: Any
+    n: int
+    d_x: int
+    d_y: int
+    weights: dict
+
+    @abc.abstractmethod
+    def __init__(self, name: str, params: RegionParams, backend, inputs: Sources, context: Sources, rng):
+        """Build the region's weights for these input and context sources (no settling state)."""
+
+    # ----- settling ------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def start(self, X, Y, teacher=None) -> RegionState:
+        """A fresh state for a batch: the first guess from X (B, d_X) and Y (B, d_Y or None); a ``teacher``
+        (B, n) clamps the activity, which then never moves."""
+
+    @abc.abstractmethod
+    def step(self, state: RegionState, X, Y, g_ext, curv_ext: float, rate: float, noise=None) -> None:
+        """One block update of ``state`` in place, everything else held fixed. ``g_ext`` (B, n) or None: dE/da of
+        the regions that read this one; ``curv_ext``: a bound on their curvature in a; ``rate`` in (0, 1]: the
+        fraction of the curvature-bounded step; ``noise``: (B, n) standard normal draws times :meth:`noise_std`."""
+
+    @abc.abstractmethod
+    def energy(self, state: RegionState, X, Y):
+        """(B,) this region's share of each stimulus' energy (its input, context, sparsity and competition terms)."""
+
+    @abc.abstractmethod
+    def input_gradient(self, state: RegionState, X):
+        """(B, d_X) dE/dX: what the region sends down to the sources it explains (its precision-weighted error)."""
+
+    @abc.abstractmethod
+    def context_gradient(self, state: RegionState, Y):
+        """(B, d_Y) dE/dY: how the region's context term pulls on its undelayed context sources."""
+
+    @abc.abstractmethod
+    def input_curvature(self) -> float:
+        """An upper bound of d2E/dX2: what the sources it explains add to their own step-size bound."""
+
+    @abc.abstractmethod
+    def context_curvature(self) -> float:
+        """An upper bound of d2E/dY2 (0 without context): what its context sources add to their step-size bound."""
+
+    def residual_form(self, start: int, stop: int) -> ResidualForm | None:
+        """How dE/dX on input columns [start, stop) (one source) is formed, when it is the elementwise residual
+        ``psi(X - state.pred) * precision`` of :class:`ResidualForm`: the engine then forms it in place from the
+        cached prediction. None (the default): the engine calls :meth:`input_gradient` and slices it."""
+        return None
+
+    def noise_std(self) -> float:
+        """Standard deviation of the white noise the engine draws for each :meth:`step` (0, the default: none)."""
+        return 0.0
+
+    def step_flops(self, batch: int) -> int:
+        """Multiply-add work (2 flops each) of one :meth:`step`, for the benchmark (default: X against the fields
+        twice, and the context prior)."""
+        return 4 * batch * self.n * self.d_x + (2 * batch * self.d_y * self.n if self.d_y else 0)
+
+    @classmethod
+    def memory_elements(cls, params: RegionParams, d_x: int, d_y: int, batch: int) -> int:
+        """Array elements a region with these parameters needs (weights, three copies; state and temporaries for
+        ``batch`` stimuli), before it is built: the model refuses a graph that would not fit."""
+        n = params.hypotheses
+        weights = n * d_x + d_x * n + d_y * n + n * n
+        return 3 * weights + 4 * batch * (6 * n + 3 * d_x + d_y)
+
+    # ----- learning and weights ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def learn(self, state: RegionState, X, Y) -> None:
+        """One local update of ``weights`` from a settled state (Y is None without context)."""
+
+    def plastic(self) -> bool:
+        """Whether :meth:`learn` can change anything (False: ``model.learn`` skips the region). Default True."""
+        return True
+
+    @abc.abstractmethod
+    def fields(self):
+        """(n, d_X) each hypothesis' generative field: what it predicts its input is when active alone."""
+
+    def load_weights(self, arrays: dict) -> None:
+        """Replace weights by name (shapes must match); :meth:`weights_changed` is called after."""
+        for key, value in arrays.items():
+            if key not in self.weights or tuple(value.shape) != tuple(self.weights[key].shape):
+                expected = tuple(self.weights[key].shape) if key in self.weights else None
+                raise ValueError(f"{self.name}.{key}: expected shape {expected}, got {tuple(value.shape)}")
+            self.weights[key] = self.backend.asarray(value)
+        self.weights_changed()
+
+    def weights_changed(self) -> None:
+        """Called after ``weights`` were replaced from outside: drop anything cached from them (default: nothing)."""
+
+    # ----- for the conformance check -------------------------------------------------------------------
+    @classmethod
+    def conformance_params(cls, mode: Literal["calm", "lively", "coloured"]) -> dict:
+        """Parameter overrides :func:`cortex.testing.check_region_kind` applies: ``calm`` turns noise and fatigue
+        off (settling must then descend when :attr:`descends`), ``lively`` turns them on, ``coloured`` also makes
+        the noise slow. Default: no overrides."""
+        return {}
+
+
 def context_curvature_bound(backend, V, c, context_precision: float) -> float:
     """Upper bound of d2E/dY2 for a context term ``context_precision/2 |a - f((Y c) V)|^2``: what a region's
     context sources add to their own step-size bound (``|V|_F^2 max(c)^2``, scaled by the precision)."""
@@ -51,5 +217,5 @@ def context_curvature_bound(backend, V, c, context_precision: float) -> float:
     return context_precision * float((V * V).sum()) * float(backend.to_numpy(c).max()) ** 2
 
 
-Competition = Literal["none", "lateral", "softmax"]
-ErrorKind = Literal["gaussian", "cauchy"]
+region_kinds = Registry("cortex.regions", "region kind", base=RegionKind)
+"""The region kinds by name; every module of ``cortex.regions`` is imported on the first lookup."""

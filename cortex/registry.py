@@ -10,20 +10,30 @@ from .errors import SpecError
 class Registry:
     """Classes registered by name; every module of ``package`` is imported on the first lookup."""
 
-    def __init__(self, package: str, what: str):
-        self.package, self.what = package, what
+    def __init__(self, package: str, what: str, base: type | None = None):
+        self.package, self.what, self.base = package, what, base
         self._kinds: dict[str, type] = {}
         self._loaded = False
 
     def register(self, name: str):
         """Class decorator: make the class available as ``kind: name``."""
         def wrap(cls):
+            if self.base is not None and not (isinstance(cls, type) and issubclass(cls, self.base)):
+                raise TypeError(f"{self.what} {name!r}: {getattr(cls, '__name__', cls)!r} must subclass "
+                                f"{self.base.__module__}.{self.base.__name__}")
+            if getattr(cls, "__abstractmethods__", None):
+                raise TypeError(f"{self.what} {name!r}: {cls.__name__} does not define "
+                                f"{', '.join(sorted(cls.__abstractmethods__))}")
             if name in self._kinds and self._kinds[name] is not cls:
                 raise ValueError(f"{self.what} {name!r} is registered twice")
             cls.kind_name = name
             self._kinds[name] = cls
             return cls
         return wrap
+
+    def unregister(self, name: str) -> None:
+        """Forget ``name`` (for tests that register a kind of their own for a while)."""
+        self._kinds.pop(name, None)
 
     def known(self) -> list[str]:
         if not self._loaded:

@@ -58,7 +58,7 @@ def resolve_spec(graph, *, seed=None, backend=None, overrides=None):
     A relative ``data:`` file is found beside the YAML file when the YAML names it, and in the working
     folder when an override names it.
     """
-    from . import graph_path
+    from .shipped import graph_path
     from .spec import load_spec, spec_from_dict
 
     overrides = dict(overrides or {})
@@ -180,7 +180,7 @@ def provenance(spec, model=None, *, graph_file=None, overrides: dict | None = No
     ``provenance`` holds the cortex and package versions, the platform, the graph file and its SHA-256,
     the overrides asked for, the whole validated graph and the start time. It needs no git checkout.
     """
-    from . import __version__
+    from ._version import __version__
 
     file_hash = None
     if graph_file is not None and Path(graph_file).is_file():

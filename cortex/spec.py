@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, PositiveInt, ValidationError
 
 from .errors import SpecError, SpecErrors
-from .region import Strict
+from .region import Strict, region_kinds
 from .yaml_source import YamlDocument, dotted, load_yaml
 
 
@@ -126,7 +126,6 @@ def _known_keys(model, path: tuple) -> list[str]:
 def parse_spec(doc: YamlDocument) -> NetworkSpec:
     """Validate a loaded YAML document into a :class:`NetworkSpec`, or raise all its errors at once."""
     from cortex.experiments import get_experiment_kind
-    from cortex.regions import get_kind
 
     errors: list[SpecError] = []
     data = doc.data
@@ -144,7 +143,7 @@ def parse_spec(doc: YamlDocument) -> NetworkSpec:
             errors.append(SpecError(f"must be a mapping of region parameters, got {body!r}", dotted(key), doc.file, doc.line_of(key)))
             continue
         try:
-            cls = get_kind(body.get("kind", "predictive"))
+            cls = region_kinds.get(body.get("kind", "predictive"))
         except SpecError as exc:
             errors.append(SpecError(exc.message, dotted(key + ("kind",)), doc.file, doc.line_of(key + ("kind",))))
             continue

@@ -4,7 +4,7 @@ A spiking region's parameters carry units. They are validated here, once, when t
 unit mismatch (``tau: 20 mV``) or a bare number where a unit belongs (``tau: 20``) is a ``SpecError``
 naming the key and line, never a brian2 ``DimensionMismatchError`` deep inside a build. This module
 does not need brian2 (it is an optional extra): a spiking graph can be validated anywhere; the
-values become brian2 quantities only at the boundary (:mod:`cortex.brian`).
+values become brian2 quantities only at the boundary (:mod:`cortex.regions.spiking.circuit`).
 
 >>> si("20 ms"), dimension_of("20 ms")
 (0.02, 'time')

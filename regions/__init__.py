@@ -1,12 +1,12 @@
-"""Region kinds, one module each, registered by name.
+"""Region kinds, one module or package each, registered by name.
 
-A new kind is one new file in this folder that defines a ``Params`` model (a subclass of
-:class:`cortex.region.RegionParams`) and a region class decorated with :func:`register`. Every module
-here is imported on first lookup, so nothing else needs editing.
+A new kind is one new file (or folder) here that defines a ``Params`` model (a subclass of
+:class:`cortex.region.RegionParams`) and a subclass of :class:`cortex.region.RegionKind` decorated with
+:func:`register`. Every module here is imported on first lookup, so nothing else needs editing; a kind that
+has fast paths registers them with :func:`cortex.schedule.register_fast_path` (see ``predictive/``).
 """
-from cortex.registry import Registry
+from cortex.region import region_kinds
 
-_registry = Registry(__name__, "region kind")
-register = _registry.register
-known_kinds = _registry.known
-get_kind = _registry.get
+register = region_kinds.register
+known_kinds = region_kinds.known
+get_kind = region_kinds.get

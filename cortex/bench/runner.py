@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cortex import settle as settling
 from cortex.model import Model
+from cortex.schedule import Single
+from cortex.settle import Settling
 
 from . import workloads as W
 from .reference import ReferenceSettling, settle_reference
@@ -84,10 +85,9 @@ def median_ratio(a: list[float], b: list[float]) -> float:
     return statistics.median(x / y for x, y in zip(a, b))
 
 
-def prepared(model: Model, stimuli: dict, noise: bool = True) -> settling.Settling:
+def prepared(model: Model, stimuli: dict, noise: bool = True) -> Settling:
     inputs, teachers = model._prepare(stimuli)
-    return settling.Settling(model._schedule, model._compiled, model._index, model._up, model.backend, inputs,
-                             teachers, [], 1, model.spec.settle.rate, model._noise if noise else None)
+    return model.settler.prepare(inputs, teachers, [], model.options(1, noise=noise))
 
 
 def bytes_per_step(sweep) -> int:
@@ -112,11 +112,10 @@ def bytes_per_step(sweep) -> int:
 
 def prepared_reference(model: Model, stimuli: dict, noise: bool = True) -> ReferenceSettling:
     inputs, teachers = model._prepare(stimuli)
-    return ReferenceSettling(model._compiled, model._index, model._up, model._down, model.backend, inputs, teachers,
-                             [], model._noise if noise else None)
+    return ReferenceSettling(model.compiled, inputs, teachers, [], model.noise_streams if noise else None)
 
 
-def matmul_log(s: settling.Settling) -> list:
+def matmul_log(s: Settling) -> list:
     """The matmul shapes one engine step issues (logged by the ops layer)."""
     s.env.ops.log = []
     s.sweep(0)
@@ -197,7 +196,7 @@ def memory_figures(rep: Report, key: str, model: Model, stimuli: dict, steps: in
         for name, sweep in (("engine", prepared(model, stimuli).sweep),) + (
                 (("reference", _ref_sweep(model, stimuli)),) if reference else ()):
             allocated = bytes_per_step(sweep)
-            singles = [blk.region.name for blk in model._schedule if isinstance(blk, settling.Single)]
+            singles = [blk.region.name for blk in model.compiled.schedule if isinstance(blk, Single)]
             note = "peak above steady state, Python objects included"
             if name == "engine" and singles:
                 note += f"; {', '.join(singles)} step through their own methods"
@@ -345,7 +344,7 @@ def _run(workloads, quick, rounds, batch, regions, hypotheses, reference, pcx, s
         echo(f"W2 ... ({wl.describe().splitlines()[0]})")
         rep.workloads.append(wl.describe())
         m = Model(wl.spec)
-        sizes = [blk.G for blk in m._schedule]
+        sizes = [blk.G for blk in m.compiled.schedule]
         rep.add("W2", "blocks per sweep (groups + singles)", len(sizes), "blocks",
                 f"{sum(1 for g in sizes if g > 1)} groups of 2+, largest {max(sizes)}")
         step_figures(rep, "W2", m, wl.stimuli, max(3, rounds // 2) if not quick else rounds, reference)

@@ -111,13 +111,13 @@ RIVALRY_FALLBACK = {
 
 def w3(batch: int = 64, steps: int = 2000) -> Workload:
     """Rivalry: the shipped graph when present, else two hypotheses with lateral competition, adaptation, noise."""
-    from cortex import shipped_graphs
+    from cortex.shipped import shipped_graphs
     from cortex.spec import load_spec
 
     notes = []
     spec = None
     if "rivalry" in shipped_graphs():
-        from cortex import graph_path
+        from cortex.shipped import graph_path
         try:
             spec = load_spec(graph_path("rivalry"))
             notes.append("the shipped rivalry graph")

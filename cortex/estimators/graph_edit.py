@@ -23,7 +23,7 @@ TOP_LEVEL = ("seed", "backend", "dtype", "settle", "inputs", "regions", "connect
 
 def graph_data(graph) -> tuple[dict, str]:
     """A graph (shipped name, YAML path, NetworkSpec or dict) as a fresh plain-data copy, and a name for messages."""
-    from cortex import graph_path
+    from cortex.shipped import graph_path
     from cortex.spec import load_spec
 
     if isinstance(graph, NetworkSpec):

@@ -138,15 +138,16 @@ def test_settle_runs_through_backend_xp_only():
 
 
 def _array_code_modules():
-    import cortex.grouped as grouped
-    import cortex.ops as ops
-    import cortex.regions as kinds
-    import cortex.settle as settle
-    import cortex.softmax_block as softmax_block
+    """The engine's array code and every module of every region kind (their fast paths included)."""
+    import importlib
+    import pkgutil
 
+    import cortex.regions as kinds
+
+    core = ["cortex.settle", "cortex.wiring", "cortex.schedule", "cortex.compiled", "cortex.ops"]
     kinds.known_kinds()   # imports every kind module
-    mods = [settle, grouped, ops, softmax_block] + [m for name, m in sorted(vars(kinds).items()) if getattr(m, "__name__", "").startswith("cortex.regions.")]
-    return [m for m in mods if hasattr(m, "__file__")]
+    names = core + sorted(info.name for info in pkgutil.walk_packages(kinds.__path__, "cortex.regions."))
+    return [importlib.import_module(n) for n in names]
 
 
 @pytest.mark.parametrize("module", _array_code_modules(), ids=lambda m: m.__name__)

@@ -295,7 +295,7 @@ def test_object_arrays_are_refused_never_unpickled(tmp_path, monkeypatch):
         calls.append(kwargs.get("allow_pickle", "default"))
         return real_np_load(*args, **kwargs)
 
-    monkeypatch.setattr(ckpt.np, "load", spy)
+    monkeypatch.setattr(np, "load", spy)           # numpy.load, wherever the checkpoint code calls it
 
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(evil)

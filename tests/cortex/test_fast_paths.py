@@ -1,9 +1,9 @@
 """Fast paths of the settle schedule give the numbers of the general paths they replace.
 
-- :class:`~cortex.softmax_block.SoftmaxBlock` (a softmax region without factors, stepped in place) against
+- :class:`~cortex.regions.predictive.softmax_block.SoftmaxBlock` (a softmax region without factors, stepped in place) against
   the region's own ``step``/``energy`` (:class:`~cortex.settle.Single`), with noise, adaptation, a
   non-uniform precision, a temperature, a teacher clamp, and learning between calls;
-- the uniform lateral inhibition ``L = c (1 - I)`` of a :class:`~cortex.grouped.LinearGroup`, taken as
+- the uniform lateral inhibition ``L = c (1 - I)`` of a :class:`~cortex.regions.predictive.grouped.LinearGroup`, taken as
   ``c (sum(a) - a)``, against the matmul ``a @ L``; an edited L must switch the shortcut off.
 """
 from __future__ import annotations
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from cortex.bench import workloads as W
-from cortex.grouped import LinearGroup
+from cortex.regions.predictive.grouped import LinearGroup
+from cortex.regions.predictive.softmax_block import SoftmaxBlock
 from cortex.model import Model
-from cortex.settle import Single
-from cortex.softmax_block import SoftmaxBlock
+from cortex.schedule import Single
 from cortex.spec import spec_from_dict
 
 
@@ -45,8 +45,8 @@ def spec(noise=0.0, strength=0.0, teacher=False, temperature=1.0, factors=0, err
 
 def slow(model):
     """The same model with every SoftmaxBlock replaced by the region's own step."""
-    model._schedule = [Single(blk.j, model._compiled) if isinstance(blk, SoftmaxBlock) else blk
-                       for blk in model._schedule]
+    model.compiled.schedule = [Single([blk.j], model.compiled.regions) if isinstance(blk, SoftmaxBlock) else blk
+                               for blk in model.compiled.schedule]
     return model
 
 
@@ -79,8 +79,8 @@ def test_softmax_block_equals_the_regions_own_step(case, backend, digits):
           "factors+cauchy+teacher": {"factors": 3, "error": "cauchy", "teacher": True},
           "factors+noise+adaptation": {"factors": 2, "noise": 0.2, "strength": 0.4}}[case]
     fast, ref = Model(spec(**kw), backend=backend), slow(Model(spec(**kw), backend=backend))
-    assert any(isinstance(blk, SoftmaxBlock) for blk in fast._schedule)
-    assert not any(isinstance(blk, SoftmaxBlock) for blk in ref._schedule)
+    assert any(isinstance(blk, SoftmaxBlock) for blk in fast.compiled.schedule)
+    assert not any(isinstance(blk, SoftmaxBlock) for blk in ref.compiled.schedule)
     teacher = np.eye(7, dtype=np.float32)[np.arange(64) % 7] if kw.get("teacher") else None
     for a, b in zip(run(fast, digits, teacher=teacher), run(ref, digits, teacher=teacher)):
         same(a, b)
@@ -96,7 +96,7 @@ def test_uniform_lateral_shortcut_equals_the_matmul(backend, digits, monkeypatch
     r_ref = run(ref, digits, k=1)[0]
     monkeypatch.undo()
     r_fast = run(fast, digits, k=1)[0]
-    group = next(blk for blk in fast._schedule if isinstance(blk, LinearGroup))
+    group = next(blk for blk in fast.compiled.schedule if isinstance(blk, LinearGroup))
     assert group.c_lat == 1.0
     same(r_fast, r_ref)
     # a scaled uniform L uses the shortcut with that scale; an edited one falls back to the matmul,
@@ -108,9 +108,10 @@ def test_uniform_lateral_shortcut_equals_the_matmul(backend, digits, monkeypatch
         fast.regions["V1"].load_weights({"L": new})
         r = fast.settle(stim, steps=10, tol=0, noise=False)
         assert group.c_lat == shortcut
-        device, per_step, *_ = settle_reference(fast, stim, 10, noise=False)
+        reference = settle_reference(fast, stim, 10, noise=False)
+        device, per_step = reference.device, reference.per_step
         b = fast.backend
-        ref_energy = b.to_numpy(b.xp.stack(per_step)).sum(axis=1)
+        ref_energy = b.to_numpy(per_step).sum(axis=1)
         np.testing.assert_allclose(r.energy, ref_energy, rtol=1e-5, atol=1e-6 * np.abs(ref_energy).max())
         np.testing.assert_allclose(r.activity["V1"], b.to_numpy(device.states[0].a), rtol=1e-5, atol=1e-6)
     # an in-place edit of L (it is a view of the group's stack) is seen at the next settle call
@@ -127,7 +128,7 @@ def test_w1_steady_step_allocates_no_arrays():
     from cortex.bench.runner import bytes_per_step, prepared
     wl = W.w1(batch=256, v1=64, v2=32)
     m = Model(wl.spec)
-    assert any(isinstance(blk, SoftmaxBlock) for blk in m._schedule)
+    assert any(isinstance(blk, SoftmaxBlock) for blk in m.compiled.schedule)
     extra = bytes_per_step(prepared(m, wl.stimuli).sweep)
     assert extra < 256 * 10 * 4, f"a step allocated {extra} bytes"      # IT's (batch, hypotheses) activity
 
@@ -138,7 +139,7 @@ def test_shipped_digits_graph_settles_as_before(digits):
     from cortex import graph_path
     from cortex.spec import load_spec
     fast, ref = Model(load_spec(graph_path("digits"))), slow(Model(load_spec(graph_path("digits"))))
-    assert any(isinstance(blk, SoftmaxBlock) for blk in fast._schedule)
+    assert any(isinstance(blk, SoftmaxBlock) for blk in fast.compiled.schedule)
     labels = np.eye(10, dtype=np.float32)[np.arange(64) % 10]
     for a, b in zip(run(fast, digits, teacher=labels), run(ref, digits, teacher=labels)):
         same(a, b)

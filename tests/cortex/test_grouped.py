@@ -14,9 +14,9 @@ import pytest
 from cortex.bench import workloads as W
 from cortex.bench.reference import settle_reference
 from cortex.bench.runner import bytes_per_step, prepared
-from cortex.grouped import LinearGroup
+from cortex.regions.predictive.grouped import LinearGroup
 from cortex.model import Model
-from cortex.settle import coupled_pairs
+from cortex.schedule import coupled_pairs
 from cortex.spec import load_spec, spec_from_dict
 
 # four columns on one retina, each with its own context from IT: no two columns share an energy term,
@@ -81,11 +81,11 @@ def weights(model):
 
 def test_columns_form_one_group_of_four():
     m = Model(columns())
-    groups = [blk for blk in m._schedule if isinstance(blk, LinearGroup)]
-    assert [sorted(m._compiled[j].name for j in g.members) for g in groups] == [["C0", "C1", "C2", "C3"]]
-    assert len(m._schedule) == 2
+    groups = [blk for blk in m.compiled.schedule if isinstance(blk, LinearGroup)]
+    assert [sorted(m.compiled.regions[j].name for j in g.members) for g in groups] == [["C0", "C1", "C2", "C3"]]
+    assert len(m.compiled.schedule) == 2
     ungrouped = Model(columns(), group=False)
-    assert len(ungrouped._schedule) == 5 and all(blk.G == 1 for blk in ungrouped._schedule)
+    assert len(ungrouped.compiled.schedule) == 5 and all(blk.G == 1 for blk in ungrouped.compiled.schedule)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "array_api_strict"])
@@ -129,13 +129,14 @@ def test_engine_equals_reference_loop(case, digits):
     else:
         rounds(m, digits, 2)
         stim = batch(digits, 5)
-    saved = [copy.deepcopy(r.generator.bit_generator.state) for r in m._noise]
+    saved = [copy.deepcopy(r.generator.bit_generator.state) for r in m.noise_streams]
     r = m.settle(stim, steps=10, tol=0)
-    for rng, st in zip(m._noise, saved):
+    for rng, st in zip(m.noise_streams, saved):
         rng.generator.bit_generator.state = st
-    device, per_step, start, final, _, _ = settle_reference(m, stim, 10)
+    ref = settle_reference(m, stim, 10)
+    device, per_step, final = ref.device, ref.per_step, ref.final
     b = m.backend
-    ref_energy = b.to_numpy(b.xp.stack(per_step)).sum(axis=1)
+    ref_energy = b.to_numpy(per_step).sum(axis=1)
     scale = np.abs(ref_energy).max()
     np.testing.assert_allclose(r.energy, ref_energy, rtol=1e-5, atol=1e-6 * scale)
     np.testing.assert_allclose(r.stimulus_energy, b.to_numpy(final), rtol=1e-5, atol=1e-6 * scale)
@@ -145,16 +146,16 @@ def test_engine_equals_reference_loop(case, digits):
 
 def test_groups_hold_only_uncoupled_regions():
     m = Model(W.w2(regions=40, hypotheses=8, batch=2).spec)
-    near = coupled_pairs(m._compiled, m._index)
+    near = coupled_pairs(m.compiled.regions, m.compiled.index)
     seen = []
-    for blk in m._schedule:
+    for blk in m.compiled.schedule:
         for j in blk.members:
             assert not near[j] & set(blk.members), "two coupled regions in one group"
             seen.append(j)
     assert sorted(seen) == list(range(40))          # every region once per sweep
     # coupled regions keep the top-down order
-    pos = {j: i for i, blk in enumerate(m._schedule) for j in blk.members}
-    rank = {j: i for i, j in enumerate(m._down)}
+    pos = {j: i for i, blk in enumerate(m.compiled.schedule) for j in blk.members}
+    rank = {j: i for i, j in enumerate(m.compiled.down)}
     for j in range(40):
         for u in near[j]:
             assert (pos[j] < pos[u]) == (rank[j] < rank[u])
@@ -162,22 +163,22 @@ def test_groups_hold_only_uncoupled_regions():
 
 def test_weights_stay_in_sync(digits):
     m = Model(columns())
-    group = next(blk for blk in m._schedule if isinstance(blk, LinearGroup))
+    group = next(blk for blk in m.compiled.schedule if isinstance(blk, LinearGroup))
     region = m.regions["C2"]
     rounds(m, digits, 1)                                    # learning replaced W; the next settle copies it in
     m.settle(batch(digits, 1), steps=1, tol=0)
-    np.testing.assert_array_equal(group.stack["W"][group.members.index(m._index["C2"])], region.weights["W"])
+    np.testing.assert_array_equal(group.stack["W"][group.members.index(m.compiled.index["C2"])], region.weights["W"])
     W_new = np.zeros_like(np.asarray(region.weights["W"]))
     W_new[:, 0] = 1.0
     region.load_weights({"W": W_new})
     r = m.settle(batch(digits, 1), steps=3, tol=0)
-    np.testing.assert_array_equal(group.stack["W"][group.members.index(m._index["C2"])], W_new)
+    np.testing.assert_array_equal(group.stack["W"][group.members.index(m.compiled.index["C2"])], W_new)
     # every hypothesis of C2 predicts only pixel 0 now: its prediction is zero elsewhere
-    pred = np.asarray(r._device.states[m._index["C2"]].pred)
+    pred = np.asarray(r._device.states[m.compiled.index["C2"]].pred)
     assert np.all(pred[:, 1:] == 0) and np.any(pred[:, 0] != 0)
     # writing into a region's weights in place reaches the group (they are views of its stack)
     region.weights["W"][:, 1] = 0.5
-    assert np.all(group.stack["W"][group.members.index(m._index["C2"])][:, 1] == 0.5)
+    assert np.all(group.stack["W"][group.members.index(m.compiled.index["C2"])][:, 1] == 0.5)
 
 
 def test_a_steady_step_allocates_no_arrays():
@@ -197,7 +198,7 @@ def test_grouped_equals_ungrouped_with_unequal_input_precisions(backend, digits)
         data["connections"].append({"from": "eye", "to": name, "role": "input", "precision": 3.0})
     spec = spec_from_dict(data)
     grouped, single = Model(spec, backend=backend), Model(spec, backend=backend, group=False)
-    assert any(isinstance(blk, LinearGroup) and blk.G == 4 for blk in grouped._schedule)
+    assert any(isinstance(blk, LinearGroup) and blk.G == 4 for blk in grouped.compiled.schedule)
     x = batch(digits, 0)
     stimuli = {"retina": x["retina"], "eye": x["retina"][:, ::-1]}
     a, b = grouped.settle(stimuli, tol=0, record=True), single.settle(stimuli, tol=0, record=True)

@@ -409,7 +409,7 @@ connections:
     m = Model(spec)
     assert bottom_up_order(m.graph) == ["bottom", "mid", "top"]
     assert top_down_order(m.graph) == ["top", "mid", "bottom"]
-    assert [list(m.regions)[i] for i in m._up] == ["bottom", "mid", "top"]
+    assert [list(m.regions)[i] for i in m.compiled.up] == ["bottom", "mid", "top"]
     r = m.settle({"retina": np.ones((2, 4))}, steps=3)
     assert {k: v.shape for k, v in r.activity.items()} == {"top": (2, 2), "mid": (2, 3), "bottom": (2, 4)}
 

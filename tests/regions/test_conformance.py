@@ -1,23 +1,25 @@
-"""Conformance suite: promises every region kind, and every configuration of the predictive kind, must keep.
+"""Conformance: promises every region kind, and every configuration of the predictive kind, must keep.
 
-Each case is a small region graph. For each: parameters round-trip and bad ones are refused with a
-SpecError; the same seed gives bit-identical results; without noise and adaptation settling never
-raises the energy (also after learning); the derivatives a region sends to its sources are the true
-derivatives of its energy; NumPy and ``array_api_strict`` agree. The last tests check the dynamics: with
-adaptation and noise, two equally supported hypotheses alternate (rivalry), and without adaptation
-they do not; white noise is Langevin (its spread follows the energy's curvature, not the step size),
-coloured noise (``noise_tau``) is a slow drive, and fatigue divides a hypothesis' gain.
+The generic promises are the public :mod:`cortex.testing` checks: every kind passes
+:func:`~cortex.testing.check_region_kind` (alone, and below, above and beside another kind), and every
+predictive configuration below passes the same checks as a graph of its own. For each: parameters round-trip
+and bad ones are refused with a SpecError; the same seed gives bit-identical results; without noise and
+adaptation settling never raises the energy (also after learning); the derivatives a region sends to its
+sources are the true derivatives of its energy; NumPy and ``array_api_strict`` agree. The tests after them
+check the predictive kind's energy and dynamics: with adaptation and noise, two equally supported hypotheses
+alternate (rivalry), and without adaptation they do not; white noise is Langevin (its spread follows the
+energy's curvature, not the step size), coloured noise (``noise_tau``) is a slow drive, and fatigue divides a
+hypothesis' gain.
 """
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pytest
 
+from cortex import testing
 from cortex.errors import SpecError
 from cortex.model import Model
-from cortex.regions import known_kinds
+from cortex.regions import get_kind, known_kinds
 from cortex.spec import load_spec, spec_from_dict
 
 BATCH = 16
@@ -87,22 +89,30 @@ connections:
 }
 
 
-def _minimal(kind: str) -> str:
-    return RETINA + f"regions:\n  R: {{kind: {kind}, hypotheses: 5, inputs: [retina]}}\n"
+CASES = CONFIGS
+# extra YAML keys for a kind's region in the public check: the spiking kind at a coarser clock and smaller
+# populations, so its 28 checks cost seconds (its shipped defaults run in tests/regions/test_spiking.py)
+CHECK_PARAMS = {"spiking": "neurons: 20, dt: 0.5 ms"}
 
 
-CASES = {f"kind-{k}": _minimal(k) for k in known_kinds()} | CONFIGS
+def _kind_checks():
+    out = []
+    for kind in known_kinds():
+        marks = []
+        if kind == "spiking":
+            from cortex.regions.spiking.circuit import brian2_available
+            marks = [pytest.mark.spiking, pytest.mark.skipif(not brian2_available(),
+                                                             reason="kind: spiking needs brian2 (pip install 'cortex-sim[spiking]')")]
+        for check_id, check in testing.region_kind_checks(get_kind(kind), params=CHECK_PARAMS.get(kind, "")):
+            out.append(pytest.param(check, id=f"{kind}-{check_id}", marks=marks))
+    return out
 
 
-@pytest.fixture(autouse=True)
-def _spiking_needs_brian2(request):
-    """The spiking kind's cases skip with the reason when brian2 (the ``spiking`` extra) is absent."""
-    callspec = getattr(request.node, "callspec", None)
-    if callspec and callspec.params.get("case") == "kind-spiking":
-        from cortex.brian import brian2_available
-
-        if not brian2_available():
-            pytest.skip("kind: spiking needs brian2 (pip install 'cortex-sim[spiking]')")
+@pytest.mark.parametrize("check", _kind_checks())
+def test_every_kind_passes_the_public_check(check):
+    """Each kind, alone and below / above / beside another kind: settle and learn, descend where promised,
+    true derivatives, curvature bounds, determinism, NumPy and array_api_strict agree."""
+    check()
 
 
 @pytest.fixture(scope="module")
@@ -111,71 +121,33 @@ def digits():
     return load_digit_split(test_size=0.2, seed=0)
 
 
-def make_spec(case: str, dtype: str = "float32", **region_overrides):
-    """The case's spec, with ``region_overrides`` applied to every region that has those parameters (validated)."""
-    spec = load_spec(text=HEAD + CASES[case])
-    data = spec.to_dict()
-    data["dtype"] = dtype
-    for name, p in spec.regions.items():
-        for key, value in region_overrides.items():
-            if key in type(p).model_fields:
-                data["regions"][name][key] = value
-    return spec_from_dict(data)
+def spec_of(case: str) -> "NetworkSpec":   # noqa: F821
+    return load_spec(text=HEAD + CASES[case])
 
 
 def calm(case, dtype="float32"):
     """No noise, no adaptation: the regime in which settling must be a descent."""
-    return make_spec(case, dtype, noise=0.0, adaptation={"strength": 0.0, "tau": 20.0})
-
-
-def lively(case, noise_tau: float = 0.0):
-    """Noise and adaptation on: exercises the stochastic code paths (coloured noise with ``noise_tau``)."""
-    return make_spec(case, noise=0.05, noise_tau=noise_tau, adaptation={"strength": 0.2, "tau": 10.0})
+    return testing.with_mode(spec_of(case), "calm", dtype)
 
 
 def stimuli(spec, digits, batch: int, i: int, train: bool = True):
-    X, y = (digits.X_train, digits.y_train) if train else (digits.X_test, digits.y_test)
-    sl = slice((batch * i) % (len(X) - batch), (batch * i) % (len(X) - batch) + batch)
-    out = {"retina": X[sl].reshape(-1, 8, 8)}
-    if "label" in spec.inputs:
-        n = spec.inputs["label"].size
-        out["label"] = np.eye(n, dtype=np.float32)[y[sl] % n]
-    return out
+    return testing.stimuli(spec, batch, i, train)
 
 
-def weights(model):
-    b = model.backend
-    return {f"{r}.{k}": b.to_numpy(v) for r, reg in model.regions.items() for k, v in reg.weights.items()}
+weights = testing.weights
+energy_trace = testing.energy_trace
 
 
 def run_rounds(model, spec, digits, rounds, *, steps=15, record=False, noise=True, batch=BATCH):
     """settle + learn ``rounds`` times (each frame the past of the next); returns the results."""
-    results, past = [], []
-    for i in range(rounds):
-        r = model.settle(stimuli(spec, digits, batch, i), steps=steps, tol=0, record=record, noise=noise, past=past)
-        model.learn(r)
-        results.append(r)
-        past = [r]
-    return results
-
-
-def energy_trace(result):
-    return np.r_[result.start_energy, result.energy]
+    return testing.run_rounds(model, spec, rounds, steps=steps, record=record, noise=noise, batch=batch)
 
 
 # ------------------------------------------------------------------------------------------- parameters
 
 @pytest.mark.parametrize("case", CASES)
 def test_params_round_trip(case):
-    spec = load_spec(text=HEAD + CASES[case])
-    for name, p in spec.regions.items():
-        cls = type(p)
-        assert cls.model_validate(p.model_dump()) == p
-        assert cls.model_validate(p.model_dump(mode="json")) == p
-        assert cls.model_validate(p.model_dump(by_alias=True)).model_dump() == p.model_dump()
-    again = spec_from_dict(spec.to_dict())
-    assert again == spec
-    assert again.to_dict() == spec.to_dict()
+    testing.check_params_round_trip(spec_of(case))
 
 
 GENERIC_BAD = [
@@ -237,131 +209,39 @@ def test_bad_predictive_params_raise_spec_error(bad):
     assert info.value.line == 6
 
 
-# ------------------------------------------------------------------------------------------- determinism
+# ------------------------------------------------------------------------------------------- the public checks
 
 @pytest.mark.parametrize("noise_tau", [0.0, 5.0])
 @pytest.mark.parametrize("case", CASES)
-def test_same_seed_is_bit_identical(case, noise_tau, digits):
-    spec = lively(case, noise_tau)
-    runs = []
-    for _ in range(2):
-        model = Model(spec)
-        results = run_rounds(model, spec, digits, 3, steps=10, record=True)
-        runs.append((results, weights(model)))
-    (ra, wa), (rb, wb) = runs
-    for a, b in zip(ra, rb):
-        for name in a.activity:
-            np.testing.assert_array_equal(a.activity[name], b.activity[name])
-            np.testing.assert_array_equal(a.trace[name], b.trace[name])
-        np.testing.assert_array_equal(a.energy, b.energy)
-        np.testing.assert_array_equal(a.stimulus_energy, b.stimulus_energy)
-        assert a.start_energy == b.start_energy
-    assert wa.keys() == wb.keys()
-    for key in wa:
-        np.testing.assert_array_equal(wa[key], wb[key], err_msg=key)
-
-    # the seed is used: another seed gives other weights
-    other = Model(spec_from_dict(spec.to_dict() | {"seed": 4}))
-    run_rounds(other, spec, digits, 3, steps=10)
-    wo = weights(other)
-    assert any(not np.array_equal(wa[k], wo[k]) for k in wa)
-
-
-# ------------------------------------------------------------------------------------------- descent
-
-@pytest.mark.parametrize("case", CASES)
-def test_energy_never_increases_without_noise_and_adaptation(case, digits):
-    if case == "kind-spiking":
-        pytest.skip("spiking activity is a sampled population rate: settling simulates spikes, it does not descend "
-                    "the energy")
-    spec = calm(case)
-    model = Model(spec)
-    before = weights(model)
-    run_rounds(model, spec, digits, 6, steps=15)
-    after = weights(model)
-    assert any(not np.allclose(before[k], after[k]) for k in before), "learning changed no weight"
-    held_out = stimuli(spec, digits, 32, 1, train=False)
-    for rate in (spec.settle.rate, 1.0):
-        r = model.settle(held_out, steps=40, rate=rate, tol=0, noise=False)
-        e = energy_trace(r)
-        assert np.all(np.isfinite(e))
-        scale = np.max(np.abs(e))
-        rises = np.diff(e)
-        assert np.all(rises <= 1e-5 * scale), f"rate {rate}: energy rose by {rises.max()} (scale {scale})"
-        assert e[-1] < e[0] - 1e-4 * scale, f"rate {rate}: settling did not lower the energy ({e[0]} -> {e[-1]})"
-        # the reported energy is the mean over stimuli of the per-stimulus energy
-        np.testing.assert_allclose(r.stimulus_energy.mean(), r.energy[-1], rtol=1e-5)
-        np.testing.assert_allclose(sum(v[-1] for v in r.region_energy.values()), r.energy[-1], rtol=1e-5)
-
-
-# ------------------------------------------------------------------------------------------- derivatives
-
-def _numeric_grad(f, Z, h=1e-6):
-    Z = np.array(Z, dtype=np.float64)
-    out = np.zeros_like(Z)
-    for idx in np.ndindex(*Z.shape):
-        Zp, Zm = Z.copy(), Z.copy()
-        Zp[idx] += h
-        Zm[idx] -= h
-        out[idx] = (f(Zp) - f(Zm)) / (2 * h)
-    return out
+def test_same_seed_is_bit_identical(case, noise_tau):
+    testing.check_deterministic(spec_of(case), "coloured" if noise_tau else "lively")
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_gradients_sent_to_sources_are_derivatives_of_the_energy(case, digits):
+def test_energy_never_increases_without_noise_and_adaptation(case):
+    assert testing.descends(spec_of(case))
+    testing.check_settles_and_learns(spec_of(case))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_gradients_sent_to_sources_are_derivatives_of_the_energy(case):
     """What a region sends down (dE/dX) and to its context sources (dE/dY) must be its energy's true derivative."""
-    spec = lively(case)
-    spec = spec_from_dict(spec.to_dict() | {"dtype": "float64"})
-    model = Model(spec)
-    results = run_rounds(model, spec, digits, 3, steps=5, batch=3)   # learned V, L, M, F: not just the init
-    d = results[-1]._device
-    checked = 0
-    for j, (name, region) in enumerate(model.regions.items()):
-        state = d.states[j]
-        X, Y = model._xy(j, d)
-        g = model.backend.to_numpy(region.input_gradient(state, X))
-        num = _numeric_grad(lambda Z: float(np.sum(region.energy(state, Z, Y))), X)
-        np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-6 * np.abs(num).max(), err_msg=f"{name}: dE/dX")
-        checked += 1
-        if Y is not None:
-            g = model.backend.to_numpy(region.context_gradient(state, Y))
-            num = _numeric_grad(lambda Z: float(np.sum(region.energy(state, X, Z))), Y)
-            assert np.abs(num).max() > 0 or case.startswith("kind-")
-            np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-6 * max(np.abs(num).max(), 1e-3),
-                                       err_msg=f"{name}: dE/dY")
-    assert checked == len(spec.regions)
-
-
-def _power_max_eig(hvp, shape, shift, iters=60, seed=0):
-    """Per stimulus, the largest eigenvalue of a symmetric Hessian given by ``hvp`` (power iteration on H + shift I)."""
-    v = np.random.default_rng(seed).standard_normal(shape)
-    for _ in range(iters):
-        v = v / np.linalg.norm(v, axis=1, keepdims=True)
-        w = hvp(v) + shift * v
-        lam = np.sum(v * w, axis=1)
-        v = w
-    return lam - shift
+    testing.check_derivatives(spec_of(case), context_must_pull=True)
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_curvature_bounds_hold(case, digits):
+def test_curvature_bounds_hold(case):
     """input_curvature / context_curvature must bound the energy's Hessian in X / Y: sources size their steps by them."""
-    spec = spec_from_dict(calm(case).to_dict() | {"dtype": "float64"})
-    model = Model(spec)
-    d = run_rounds(model, spec, digits, 4, steps=10, batch=4)[-1]._device
-    b, h = model.backend, 1e-4
-    for j, (name, region) in enumerate(model.regions.items()):
-        state = d.states[j]
-        X, Y = model._xy(j, d)
-        pairs = [(lambda Z: b.to_numpy(region.input_gradient(state, b.asarray(Z))), b.to_numpy(X),
-                  region.input_curvature(), "input")]
-        if Y is not None:
-            pairs.append((lambda Z: b.to_numpy(region.context_gradient(state, b.asarray(Z))), b.to_numpy(Y),
-                          region.context_curvature(), "context"))
-        for grad, Z0, bound, what in pairs:
-            hvp = lambda v: (grad(Z0 + h * v) - grad(Z0 - h * v)) / (2 * h)
-            lam = _power_max_eig(hvp, Z0.shape, shift=max(bound, 1.0))
-            assert np.all(lam <= bound * (1 + 1e-4) + 1e-6), f"{name}: {what} curvature {lam.max()} > bound {bound}"
+    testing.check_curvature_bounds(spec_of(case))
+
+
+@pytest.mark.parametrize("variant", ["calm", "lively", "coloured"])
+@pytest.mark.parametrize("case", CASES)
+def test_numpy_and_array_api_strict_agree(case, variant):
+    testing.check_array_api(spec_of(case), variant)
+
+
+_numeric_grad = testing.numeric_grad
 
 
 def _rho(r, p):
@@ -496,33 +376,6 @@ def _hyp_energy(E_of, a, i, z, z_i=None):
     if z_i is not None:
         z_new[:, i, :] = z_i
     return E_of(one, z_new)
-
-
-# ------------------------------------------------------------------------------------------- backends
-
-@pytest.mark.parametrize("variant", ["calm", "lively", "coloured"])
-@pytest.mark.parametrize("case", CASES)
-def test_numpy_and_array_api_strict_agree(case, variant, digits):
-    spec = {"calm": calm, "lively": lively, "coloured": lambda c: lively(c, noise_tau=5.0)}[variant](case)
-    models = {b: Model(spec, backend=b) for b in ("numpy", "array_api_strict")}
-    assert models["array_api_strict"].backend.xp.__name__ == "array_api_strict"
-    res = {b: run_rounds(m, spec, digits, 3, steps=12, record=True) for b, m in models.items()}
-    final = {b: m.settle(stimuli(spec, digits, BATCH, 0, train=False), steps=12, tol=0, noise=False)
-             for b, m in models.items()}
-    for rn, rs in zip(res["numpy"] + [final["numpy"]], res["array_api_strict"] + [final["array_api_strict"]]):
-        scale = np.abs(energy_trace(rn)).max()
-        np.testing.assert_allclose(rs.energy, rn.energy, rtol=1e-4, atol=1e-6 * scale)
-        np.testing.assert_allclose(rs.start_energy, rn.start_energy, rtol=1e-4, atol=1e-6 * scale)
-        np.testing.assert_allclose(rs.stimulus_energy, rn.stimulus_energy, rtol=1e-4, atol=1e-6 * scale)
-        for name in rn.activity:
-            assert rs.activity[name].dtype == rn.activity[name].dtype == np.float32
-            assert type(rs.activity[name]) is np.ndarray
-            np.testing.assert_allclose(rs.activity[name], rn.activity[name], rtol=1e-4, atol=1e-6, err_msg=name)
-            if rn.trace is not None:
-                np.testing.assert_allclose(rs.trace[name], rn.trace[name], rtol=1e-4, atol=1e-6, err_msg=name)
-    wn, ws = weights(models["numpy"]), weights(models["array_api_strict"])
-    for key in wn:
-        np.testing.assert_allclose(ws[key], wn[key], rtol=1e-4, atol=1e-6, err_msg=key)
 
 
 # ------------------------------------------------------------------------------------------- teacher
@@ -672,7 +525,11 @@ def test_cases_cover_the_brief():
     assert [(c.source, c.target, c.role, c.delay, c.precision) for c in e.connections][0] == ("IT", "V1", "context", 0, 0.5)
     assert specs["f-teacher"].regions["IT"].teacher == "label"
     assert "predictive" in known_kinds()
-    assert list(itertools.chain(CASES))[: len(known_kinds())] == [f"kind-{k}" for k in known_kinds()]
+    # every kind is checked alone (what the kind-by-kind cases were) and placed with another kind
+    ids = {p.id for p in _kind_checks()}
+    for kind in known_kinds():
+        for where in ("alone", "below-predictive", "above-predictive", "beside-predictive"):
+            assert f"{kind}-settles-and-learns[{where}]" in ids and f"{kind}-derivatives[{where}]" in ids
 
 
 @pytest.mark.parametrize("rate", [0.2, 0.5])

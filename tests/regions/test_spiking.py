@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import cortex
-from cortex.brian import brian2_available
+from cortex.regions.spiking.circuit import brian2_available
 from cortex.errors import BackendError, CortexError
 from cortex.model import Model
 from cortex.spec import load_spec, spec_from_dict
@@ -79,7 +79,7 @@ def test_shipped_graph_validates_and_names_units():
 
 def test_missing_brian2_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "brian2", None)           # import brian2 now raises ImportError
-    from cortex.brian import resolve_target
+    from cortex.regions.spiking.circuit import resolve_target
 
     with pytest.raises(BackendError, match=r"pip install 'cortex-sim\[spiking\]'"):
         resolve_target("numpy")

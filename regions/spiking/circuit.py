@@ -1,4 +1,4 @@
-"""The brian2 seam: the one module that imports brian2 (an optional extra: ``pip install 'cortex-sim[spiking]'``).
+"""The brian2 seam of the ``spiking`` kind: the one module that imports brian2 (an optional extra: ``pip install 'cortex-sim[spiking]'``).
 
 It builds the competition circuit of a ``kind: spiking`` region and runs it window by window for the
 settling loop. A batch of B stimuli is B independent replicas of the circuit inside one set of brian2
@@ -31,7 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import BackendError
+from cortex.errors import BackendError
+
+# brian2 simulates on the host: this module builds and reads NumPy arrays (the portability test reads this).
+HOST_ARRAYS = "brian2 runs on the host"
 
 log = logging.getLogger(__name__)
 

@@ -4,29 +4,31 @@ A :class:`LinearGroup` holds the weights of its G member regions stacked as (G, 
 settling state as (G, B, n) buffers, so one ``matmul`` call (one BLAS batch on the CPU, one kernel
 launch on a GPU) serves all of them. Members are regions of the ``predictive`` kind with competition
 ``none`` or ``lateral``, no teacher, and identical shapes and step parameters; the schedule
-(:func:`cortex.settle.build_schedule`) only puts regions in one group when no energy term couples them,
-so stepping them together is exactly the sequential (Gauss-Seidel) sweep, reordered.
+(:func:`cortex.schedule.build_schedule`) only puts regions in one group when no energy term couples them,
+so stepping them together is exactly the sequential (Gauss-Seidel) sweep, reordered. The group is
+registered as the kind's fast path for those regions (:func:`cortex.schedule.register_fast_path`).
 
 The members keep their per-region interface: ``region.weights[k]`` is a view of its slice of the stack
 (learning and ``load_weights`` replace it with a new array, which the next settle copies back in), and
 each member's ``State`` holds views of the group's buffers, so ``learn``, checkpoints and past frames
-see ordinary (B, n) arrays. The equations are those of ``Predictive._step_linear`` and
-``Predictive.energy``; the tests hold this kernel to the region's own methods.
+see ordinary (B, n) arrays. The equations are the kind's :mod:`.kernels`, called on the stacked buffers as the
+region's own step calls them on one region's; two shortcuts are built on top (a uniform lateral inhibition
+``L = c (1 - I)`` taken as ``c (sum(a) - a)``, and each context link's part of the prior recomputed only
+when its source moved), and the tests hold the group to the region's own methods.
 """
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
+from typing import Any
 
+from cortex.schedule import Block, register_fast_path
 
-from cortex.regions.predictive import Predictive, State
+from . import kernels as K
+from .params import State, fast_path_knows
+from .region import Predictive
 
-# Parameters this kernel implements. A region whose parameter model has any other field falls back to the
-# region's own ``step`` (a new option of the kind is then never silently ignored by the fast path).
-KNOWN_FIELDS = frozenset({
-    "kind", "hypotheses", "inputs", "teacher", "competition", "factors", "precision", "context_precision",
-    "sparsity", "inhibition", "inhibition_lr", "temperature", "error", "error_scale", "lr", "lr_context",
-    "lr_recognition", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale"})
 # Parameters that enter a settling step (the rest act at start or in learning): members must agree on these.
 STEP_FIELDS = ("competition", "precision", "context_precision", "sparsity", "inhibition", "error", "error_scale",
                "adaptation", "noise", "noise_tau")
@@ -35,8 +37,8 @@ STEP_FIELDS = ("competition", "precision", "context_precision", "sparsity", "inh
 def eligible(region) -> bool:
     """Whether ``region`` can be stepped by a :class:`LinearGroup`."""
     return (type(region) is Predictive and region.p.competition in ("none", "lateral") and region.p.teacher is None
-            and not getattr(region.p, "noise_tau", 0.0)          # coloured noise: the region's own step
-            and set(type(region.p).model_fields) <= KNOWN_FIELDS)
+            and not region.p.noise_tau                             # coloured noise: the region's own step
+            and fast_path_knows(region.p))
 
 
 def signature(region) -> str:
@@ -48,12 +50,45 @@ def signature(region) -> str:
     return json.dumps([region.n, region.d_x, region.d_y, step, pi, c], sort_keys=True)
 
 
-class LinearGroup:
+@dataclass(frozen=True)
+class ContextPart:
+    """One context link of a member: its part of the prior, ``(a_u * c) @ V[rows]`` (B, n). ``source`` None: an
+    input or a past frame, computed once per call; else region ``source``, recomputed when it moved
+    (``scratch`` holds ``a_u * c``; ``stamp`` indexes the group's record of the version it was computed at)."""
+
+    source: int | None
+    part: Any
+    scratch: Any = None
+    V: Any = None
+    c: float = 0.0
+    stamp: int = 0
+
+
+@dataclass(frozen=True)
+class GroupContextPull:
+    """What member ``member`` of ``group`` sends to one of its context sources: ``-cp (a - prior) V^T c`` from the
+    group's own prior (the same equation as ``Predictive.context_gradient``, :func:`.kernels.context_gradient`)."""
+
+    region: int
+    group: Any
+    member: int
+    Vt: Any
+    c: float
+
+    def add(self, env, j, out, tmp) -> None:
+        grp, k = self.group, self.member
+        grp.fresh_prior(env, k)
+        K.context_gradient(env.ops, env.states[self.region].a, grp.prior[k, ...], grp.p.context_precision, self.Vt,
+                           self.c, grp.T[k, ...], tmp)
+        out += tmp
+
+
+@register_fast_path(Predictive, accepts=eligible, group_key=signature)
+class LinearGroup(Block):
     """Settling of G mutually uncoupled linear predictive regions of equal shape (see the module docstring)."""
 
     def __init__(self, members: list[int], compiled, backend):
         self.members = list(members)
-        self.G = len(self.members)
         self.regions = [compiled[j].region for j in self.members]
         r0 = self.regions[0]
         self.backend, self.xp, self.p = backend, backend.xp, r0.p
@@ -71,6 +106,7 @@ class LinearGroup:
         self.Wt = self.xp.moveaxis(self.W, -1, -2)
         self.L = self.stack.get("L")
         self.V = self.stack.get("V")
+        self.c_lat = None         # the uniform lateral inhibition's c, found at each settle call (``begin``)
 
     def sync(self) -> None:
         """Copy into the stack any member weight that learning or ``load_weights`` replaced; members see views."""
@@ -106,7 +142,7 @@ class LinearGroup:
         self.en1, self.tb1 = z(G, B, 1), z(G, B, 1)          # row sums land in (..., 1) columns
         self.en, self.tb = self.en1[..., 0], self.tb1[..., 0]
         if self.d_y:
-            self.prior = z(G, B, n)
+            self.prior, self._stamps = z(G, B, n), []
             self._ctx = [self._context_links(env, j, i) for i, j in enumerate(self.members)]
             self._prior_ready = [False] * G
         # precision as a Python scalar when it is uniform (NumPy buffers a broadcast vector operand on every
@@ -122,12 +158,13 @@ class LinearGroup:
             self.sqrt_eta = b.asarray([[[math.sqrt(e)]] for e in etas])
         if self.fold:    # 1 + eta * inhibition * c, per member
             k = [e * self.p.inhibition * self.c_lat for e in etas]
-            self.one_k = 1.0 + k[0] if not hasattr(self.eta, "shape") else b.asarray([[[1.0 + x]] for x in k])
+            self.one_k = 1.0 + k[0] if isinstance(self.eta, float) else b.asarray([[[1.0 + x]] for x in k])
         for i, j in enumerate(self.members):
             st = states[j]
             self.A[i, ...], self.H[i, ...], self.P[i, ...] = st.a, st.h, st.pred
             states[j] = State(a=self.A[i, ...], h=self.H[i, ...], pred=self.P[i, ...])
             env.bind(j, self.X[i, ...])
+            env.own_context(j)
         if self.lateral:
             self._lateral(env.ops)
 
@@ -150,14 +187,21 @@ class LinearGroup:
         ops.subtract_col(self.S, self.A, self.AL)
         if self.c_lat != 1.0:
             self.AL *= self.c_lat
+
+    def context_pull(self, env, member, start, stop):
+        """Member's pull on a context source, from the group's prior (see :class:`GroupContextPull`)."""
+        k = self.members.index(member)
+        Vt = self.xp.moveaxis(self.V[k, start:stop, :], -1, -2)     # (n_member, n_source)
+        return GroupContextPull(member, self, k, Vt, float(self.backend.to_numpy(self.c[start:start + 1])[0]))
+
     def _context_links(self, env, j, i):
-        """Member i's context as one partial prior per link, (a_u * c) @ V[link rows]: when a source moves,
-        only its own part is recomputed (constant parts, from inputs and past frames, once per call)."""
+        """Member i's context as one :class:`ContextPart` per link: when a source moves, only its own part of the
+        prior is recomputed (constant parts, from inputs and past frames, once per call)."""
         b, ops, B = self.backend, env.ops, env.batch
-        links = []
+        parts = []
         for link in env.compiled[j].ctx_links:
             s0, s1 = link.start, link.stop
-            part, scratch = b.zeros((B, self.n)), b.zeros((B, s1 - s0))
+            part = b.zeros((B, self.n))
             V, c = self.V[i, s0:s1, :], float(self.backend.to_numpy(self.c[s0:s0 + 1])[0])   # one link, one precision
             if link.is_input or link.delay:
                 if link.is_input:
@@ -167,31 +211,34 @@ class LinearGroup:
                     if frame is None:
                         continue                      # no past frame yet: this part of the prior is zero
                     src = frame[link.source]
+                scratch = b.zeros((B, s1 - s0))
                 ops.multiply(src, c, scratch)
                 ops.matmul(scratch, V, part)
-                links.append([None, part, None, None, None, None])
+                parts.append(ContextPart(None, part))
             else:
-                links.append([env.index[link.source], part, scratch, V, c, None])
-        return links
+                self._stamps.append(None)
+                parts.append(ContextPart(env.index[link.source], part, b.zeros((B, s1 - s0)), V, c,
+                                         len(self._stamps) - 1))
+        return parts
 
     def fresh_prior(self, env, i=None):
         """Bring the context prior (Y * c) @ V of member ``i`` (or of all) up to date with its sources."""
-        ops = env.ops
+        ops, stamps = env.ops, self._stamps
         for k in (range(self.G) if i is None else (i,)):
-            links = self._ctx[k]
+            parts = self._ctx[k]
             changed = False
-            for link in links:
-                u = link[0]
-                if u is not None and link[5] != env.version[u]:
-                    ops.multiply(env.states[u].a, link[4], link[2])
-                    ops.matmul(link[2], link[3], link[1])
-                    link[5] = env.version[u]
+            for cp in parts:
+                u = cp.source
+                if u is not None and stamps[cp.stamp] != env.version[u]:
+                    ops.multiply(env.states[u].a, cp.c, cp.scratch)
+                    ops.matmul(cp.scratch, cp.V, cp.part)
+                    stamps[cp.stamp] = env.version[u]
                     changed = True
             if changed or not self._prior_ready[k]:
                 prior = self.prior[k, ...]
                 prior[...] = 0.0
-                for link in links:
-                    prior += link[1]
+                for cp in parts:
+                    prior += cp.part
                 self._prior_ready[k] = True
 
     # ----- the step ----------------------------------------------------------------------------------
@@ -204,32 +251,26 @@ class LinearGroup:
         external = False
         for i, j in enumerate(self.members):
             external |= env.external_gradient(j, self.gext[i, ...], self.T2[i, ...])
-        ops.matmul(self._residual(env), self.Wt, self.Gd)
+        eps = self._residual(env)
         if self.fold:
+            ops.matmul(eps, self.Wt, self.Gd)
             self._uniform_gradient(ops, external)
         else:
-            ops.subtract(p.sparsity, self.Gd, self.Gd)                 # -(eps W^T) + sparsity
-            if self.d_y:
-                ops.subtract(self.A, self.prior, self.T)
-                self.T *= p.context_precision
-                self.Gd += self.T
-            if self.lateral:
-                ops.multiply(self.AL, p.inhibition, self.T)
-                self.Gd += self.T
-            if external:
-                self.Gd += self.gext
+            K.linear_gradient(ops, eps, self.Wt, self.Gd, self.T, p.sparsity, self.A,
+                              self.prior if self.d_y else None, p.context_precision,
+                              self.AL if self.lateral else None, p.inhibition, self.gext if external else None)
         noise = None
         if self.N is not None and env.noise_streams:
             for i, j in enumerate(self.members):
                 env.noise_streams[j].normal_into(self.N[i, ...], p.noise)
             noise = self.N
-        ops.update(self.A, self.Gd, self.eta, self.sqrt_eta, self.H if self.adapting else None, noise, self.T)
+        K.descend(ops, self.A, self.Gd, self.eta, self.sqrt_eta, self.H if self.adapting else None, noise, self.T)
         ops.matmul(self.A, self.W, self.P)
         self.moves += 1
         if self.lateral:
             self._lateral(ops)
         if self.adapting:
-            ops.adapt(self.H, self.A, p.adaptation.strength, p.adaptation.tau, self.T)
+            K.fatigue(ops, self.H, self.A, p.adaptation.strength, p.adaptation.tau, self.T)
         for j in self.members:
             env.version[j] += 1
 
@@ -271,37 +312,15 @@ class LinearGroup:
             for j in self.members:
                 env.fresh_x(j)
             return ops.residual(self.X, self.P, self.pi_op, self.E, self.E2, self.cauchy2)
-        R = self._input_residual(env)
-        unit = isinstance(self.pi_op, float) and self.pi_op == 1.0
-        if self.cauchy2 is None:
-            return R if unit else ops.multiply(R, self.pi_op, self.E)
-        ops.multiply(R, R, self.E2)                # r / (1 + r^2 / c^2), as Ops.residual
-        self.E2 *= 1.0 / self.cauchy2
-        self.E2 += 1.0
-        ops.divide(R, self.E2, self.E)
-        if not unit:
-            self.E *= self.pi_op
-        return self.E
+        return ops.weigh(self._input_residual(env), self.pi_op, self.E, self.E2, self.cauchy2)
 
     def energy(self, env, out):
         """Each member's share of each stimulus' energy into rows ``members`` of ``out`` (regions, batch)."""
         ops, p = env.ops, self.p
-        R, E2 = self._input_residual(env), self.E2
-        unit = isinstance(self.pi_op, float) and self.pi_op == 1.0
-        ops.multiply(R, R, E2)
-        if self.cauchy2 is None:
-            if not unit:
-                E2 *= self.pi_op
-            ops.rowsum(E2, self.en1)
-            self.en *= 0.5
-        else:
-            E2 *= 1.0 / self.cauchy2
-            ops.log1p_(E2)
-            if not unit:
-                E2 *= self.pi_op
-            ops.rowsum(E2, self.en1)
-            self.en *= 0.5 * self.cauchy2
-        # sparsity and lateral terms in one pass: sum_i a_i (sparsity + inhibition / 2 (a L)_i)
+        R = self._input_residual(env)
+        if self.d_y:
+            self.fresh_prior(env)
+        terms = None
         if self.fold:    # L = c (1 - I): sparsity S + inhibition c / 2 (S^2 - sum a^2), S = sum(a)
             ops.multiply(self.A, self.A, self.T)
             ops.rowsum(self.T, self.tb1)
@@ -310,29 +329,17 @@ class LinearGroup:
             self.col *= 0.5 * p.inhibition * self.c_lat
             ops.multiply(self.S, p.sparsity, self.tb1)
             self.tb1 += self.col
-        elif self.lateral:
-            ops.multiply(self.AL, 0.5 * p.inhibition, self.T)
-            self.T += p.sparsity
-            self.T *= self.A
-            ops.rowsum(self.T, self.tb1)
-        else:
-            ops.rowsum(self.A, self.tb1)
-            self.tb *= p.sparsity
-        self.en += self.tb
-        if self.d_y:
-            self.fresh_prior(env)
-            ops.subtract(self.A, self.prior, self.T)
-            self.T *= self.T
-            ops.rowsum(self.T, self.tb1)
-            self.tb *= 0.5 * p.context_precision
-            self.en += self.tb
+            terms = self.tb1
+        K.linear_energy(ops, R, self.A, self.pi_op, self.cauchy2, p.sparsity, self.en1, self.E2, self.T, self.tb1,
+                        self.AL if self.lateral else None, p.inhibition, self.prior if self.d_y else None,
+                        p.context_precision, activity_terms=terms)
         for i, j in enumerate(self.members):
             out[j, ...] = self.en[i, ...]
 
     def flops(self, batch: int) -> int:
         """Multiply-add work (2 flops each) of one step of the group's own matmuls."""
         per = 2 * batch * self.n * self.d_x * 2                 # eps W^T and a W
-        if self.lateral and getattr(self, "c_lat", None) is None:
+        if self.lateral and self.c_lat is None:
             per += 2 * batch * self.n * self.n
         if self.d_y:
             per += 2 * batch * self.d_y * self.n                # the prior, each link's part once its source moved

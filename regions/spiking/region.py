@@ -21,7 +21,7 @@ simulation, not a descent: its energy is a read-out and may rise.
 
 Physical parameters carry units (``"20 ms"``, ``"-70 mV"``, ``"40 Hz"``), validated by :mod:`cortex.units`.
 brian2 is the optional extra ``spiking``; the kind validates without it and says how to install it when
-a model is built. See ``benchmarks/spiking.py`` for the wall time per simulated second of each target.
+a model is built (the brian2 circuit itself is :mod:`.circuit`). See ``benchmarks/spiking.py`` for the wall time per simulated second of each target.
 brian2 simulates on the host, so this kind copies X, Y and the drive to host NumPy at that boundary; its
 energy, gradients and learning are written against ``backend.xp`` like every kind's.
 """
@@ -35,15 +35,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from cortex.backend import available_bytes
 from cortex.errors import ResourceError
-from cortex.region import RegionParams, Strict, context_curvature_bound
+from cortex.region import RegionKind, RegionParams, ResidualForm, Sources, Strict, context_curvature_bound
 from cortex.units import Duration, PositiveRate, PositiveVoltage, Rate, Time, Voltage, si
 
 # brian2 simulates on the host, so this kind works in NumPy and crosses to the model's backend only at its
 # boundary (backend.to_numpy in, backend.asarray out); the portability test reads this declaration.
 HOST_ARRAYS = "brian2 runs on the host: arrays cross to NumPy at the region's boundary"
-
-from . import register
 
 
 class Neuron(Strict):
@@ -174,25 +173,24 @@ class State:
     clamped: bool = False
 
 
-@register("spiking")
-class Spiking:
+class Spiking(RegionKind):
     """A region whose hypotheses are spiking populations; see the module docstring."""
 
     Params = Params
+    descends = False    # a stochastic simulation of spikes: its energy is a read-out and may rise
 
-    def __init__(self, name: str, params: Params, backend, in_sizes, in_precision, ctx_sizes, ctx_precision, rng):
-        from cortex.brian import resolve_target
+    def __init__(self, name: str, params: Params, backend, inputs: Sources, context: Sources, rng):
+        from .circuit import resolve_target
 
         self.target = resolve_target(params.target)        # brian2 missing: a clear BackendError here
         self.name, self.p, self.backend, self.rng = name, params, backend, rng
         xp = self.xp = backend.xp
         n = self.n = params.hypotheses
-        self.d_x, self.d_y = sum(in_sizes), sum(ctx_sizes)
-        self.pi = backend.asarray([float(v) * params.precision for v, s in zip(in_precision, in_sizes) for _ in range(s)])
-        self.pi_max = float(max(in_precision)) * params.precision
-        self.c = backend.asarray([float(v) for v, s in zip(ctx_precision, ctx_sizes) for _ in range(s)]) if self.d_y else None
+        self.d_x, self.d_y = inputs.width, context.width
+        self.pi = backend.asarray([v * params.precision for v in inputs.per_column()])
+        self.pi_max = float(max(inputs.precisions)) * params.precision
+        self.c = backend.asarray(context.per_column()) if self.d_y else None
         self.lr_ctx = params.lr_context       # lr scales STDP; the context weights learn by the delta rule
-        self.lr_rec = 0.0
         self.ref = si(params.reference_rate)
         self.window = si(params.window)
         self.smooth = math.exp(-self.window / si(params.rate_tau)) if si(params.rate_tau) > 0 else 0.0
@@ -211,7 +209,7 @@ class Spiking:
 
     # ----- the brian2 circuit, built per batch size --------------------------------------------------
     def _config(self, batch: int):
-        from cortex.brian import CircuitConfig
+        from .circuit import CircuitConfig
 
         p, nr = self.p, self.p.neuron
         return CircuitConfig(
@@ -235,8 +233,7 @@ class Spiking:
     def _ensure(self, batch: int) -> None:
         if self._circuit is not None and self._circuit.cfg.batch == batch and self._session.alive:
             return
-        from cortex.brian import Circuit, Session
-        from cortex.model import available_bytes
+        from .circuit import Circuit, Session
 
         need = self.synapses(batch) * (64 if self.p.lr > 0 else 32)   # brian2 keeps indices, w, traces, delays
         if need > available_bytes() // 2:
@@ -253,6 +250,22 @@ class Spiking:
         if self._closer is not None:
             self._closer()
         self._circuit = self._session = self._closer = None
+
+    # ----- what the engine asks (cortex.region.RegionKind) ---------------------------------------------
+    def residual_form(self, start: int, stop: int) -> ResidualForm:
+        """dE/dX is ``(X - pred) * pi`` with ``pred = (a / reference_rate) W``: the engine forms it in place."""
+        return ResidualForm(float(self.backend.to_numpy(self.pi[start:start + 1])[0]))
+
+    def noise_std(self) -> float:
+        return self.p.noise
+
+    def plastic(self) -> bool:
+        return bool(self.p.lr or self.lr_ctx)
+
+    @classmethod
+    def conformance_params(cls, mode):
+        return {"calm": {"noise": 0.0}, "lively": {"noise": 0.05, "noise_tau": 0.0},
+                "coloured": {"noise": 0.05, "noise_tau": 5.0}}[mode]
 
     def _host(self, x):
         return None if x is None else np.asarray(self.backend.to_numpy(x), dtype=np.float64)
@@ -373,10 +386,3 @@ class Spiking:
     def fields(self):
         """(n, d_X) the generative field of each hypothesis (its input synapses' weights)."""
         return self.weights["W"]
-
-    def load_weights(self, arrays: dict) -> None:
-        for key, value in arrays.items():
-            if key not in self.weights or tuple(value.shape) != tuple(self.weights[key].shape):
-                raise ValueError(f"{self.name}.{key}: expected shape "
-                                 f"{tuple(self.weights[key].shape) if key in self.weights else None}, got {tuple(value.shape)}")
-            self.weights[key] = self.backend.asarray(value)

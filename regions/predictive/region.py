@@ -1,6 +1,6 @@
 """The ``predictive`` region: hypotheses that predict the region's input, settled by energy descent.
 
-Two forms of competition share this file because they share every term of the energy:
+Two forms of competition share this kind because they share every term of the energy:
 
 - ``none`` / ``lateral``: activities are non-negative and *cooperate* in one shared reconstruction
   ``a @ W`` (explaining away), optionally with lateral inhibition ``gamma/2 a^T L a``.
@@ -23,85 +23,38 @@ that neither depends on the step size the curvature bound picks:
   (``softmax``); with ``noise_tau > 0`` it is a fluctuation of every hypothesis' drive (energy units,
   standard deviation ``sigma``) that decays with correlation time ``noise_tau`` steps (Ornstein-Uhlenbeck).
 
-All math is written once against ``backend.xp``; no loops over stimuli, hypotheses or neurons.
+The step's equations live once, in :mod:`.kernels`; this class calls them with one region's buffers, the
+fast paths (:mod:`.grouped`, :mod:`.softmax_block`) with preallocated ones. No loops over stimuli,
+hypotheses or neurons; all math on ``backend.xp``.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from cortex.ops import Ops
+from cortex.region import RegionKind, ResidualForm, Sources, context_curvature_bound
 
-from cortex.region import Adaptation, Competition, ErrorKind, RegionParams, context_curvature_bound
-
-from . import register
-
-TINY = 1e-30
+from . import kernels as K
+from .params import Params, State
 
 
-class Params(RegionParams):
-    """Hyperparameters of a predictive region (YAML keys under ``regions.NAME``)."""
-
-    kind: Literal["predictive"] = "predictive"
-    competition: Competition = "lateral"
-    factors: int = Field(0, ge=0, le=256)
-    precision: float = Field(1.0, gt=0)
-    context_precision: float = Field(1.0, ge=0)
-    sparsity: float = Field(0.0, ge=0)
-    inhibition: float = Field(0.0, ge=0)
-    inhibition_lr: float = Field(0.0, ge=0)
-    temperature: float = Field(1.0, gt=0)
-    error: ErrorKind = "gaussian"
-    error_scale: float = Field(0.5, gt=0)
-    lr: float = Field(0.05, ge=0)
-    lr_context: float | None = Field(None, ge=0)
-    lr_recognition: float | None = Field(None, ge=0)
-    adaptation: Adaptation = Adaptation()
-    noise: float = Field(0.0, ge=0)
-    noise_tau: float = Field(0.0, ge=0)
-    first_guess: bool = True
-    normalize: bool = True
-    init_scale: float = Field(0.1, gt=0)
-
-    @model_validator(mode="after")
-    def _consistent(self):
-        if self.factors and self.competition != "softmax":
-            raise ValueError("factors need competition: softmax (each hypothesis then settles its own parameters)")
-        if self.inhibition and self.competition != "lateral":
-            raise ValueError(f"inhibition applies to competition: lateral, not {self.competition!r}")
-        return self
-
-
-@dataclass
-class State:
-    """Settling state of one region for a batch: activity, fatigue, hypothesis parameters, predictions."""
-
-    a: Any                 # (B, n) activity (softmax: a distribution over hypotheses)
-    h: Any                 # (B, n) adaptation
-    xi: Any = None         # (B, n) coloured noise (noise_tau > 0)
-    z: Any = None          # (B, n, k) hypothesis parameters (softmax with factors)
-    pred: Any = None       # (B, d_X) expected prediction of the input
-    mu: Any = None         # (B, n, d_X) each hypothesis' own prediction (softmax)
-    clamped: bool = False  # activity fixed by a teacher
-
-
-@register("predictive")
-class Predictive:
+class Predictive(RegionKind):
     """A region of competing generative hypotheses; see the module docstring for the energy."""
 
     Params = Params
 
-    def __init__(self, name: str, params: Params, backend, in_sizes, in_precision, ctx_sizes, ctx_precision, rng):
+    def __init__(self, name: str, params: Params, backend, inputs: Sources, context: Sources, rng):
         self.name, self.p, self.backend, self.rng = name, params, backend, rng
         xp = self.xp = backend.xp
+        self.ops = Ops(backend)
         n, k = params.hypotheses, params.factors
         self.n, self.k = n, k
-        self.d_x, self.d_y = sum(in_sizes), sum(ctx_sizes)
+        self.d_x, self.d_y = inputs.width, context.width
         self.softmax = params.competition == "softmax"
-        self.pi = backend.asarray(_repeat(in_precision, in_sizes)) * params.precision   # (d_X,)
-        self.pi_max = float(max(in_precision)) * params.precision
-        self.c = backend.asarray(_repeat(ctx_precision, ctx_sizes)) if self.d_y else None  # (d_Y,)
+        self.pi = backend.asarray(inputs.per_column()) * params.precision   # (d_X,)
+        self.pi_max = float(max(inputs.precisions)) * params.precision
+        self.c = backend.asarray(context.per_column()) if self.d_y else None  # (d_Y,)
+        self.cauchy2 = None if params.error == "gaussian" else params.error_scale ** 2
         self.lr_ctx = params.lr if params.lr_context is None else params.lr_context
         self.lr_rec = params.lr if params.lr_recognition is None else params.lr_recognition
         s = params.init_scale
@@ -118,20 +71,47 @@ class Predictive:
         if self.d_y:
             self.weights["V"] = backend.zeros((self.d_y, n))
         self._step_cache = None
+        self._scratch: dict = {}
 
-    # ----- pieces of the energy ------------------------------------------------------------------
-    def _rho(self, r):
-        """Penalty per element (before precision): Gaussian r^2/2 or Cauchy c^2/2 log(1 + r^2/c^2)."""
-        if self.p.error == "gaussian":
-            return 0.5 * r * r
-        c2 = self.p.error_scale ** 2
-        return 0.5 * c2 * self.xp.log1p(r * r / c2)
+    # ----- what the engine asks (cortex.region.RegionKind) -----------------------------------------
+    def residual_form(self, start: int, stop: int) -> ResidualForm | None:
+        if self.softmax and self.cauchy2 is not None:    # sum_i a_i psi(X - mu_i): not one residual
+            return None
+        pi = float(self.backend.to_numpy(self.pi[start:start + 1])[0])       # one link: one precision, a scalar
+        return ResidualForm(pi, self.cauchy2)
 
-    def _psi(self, r):
-        """Derivative of the penalty: the residual, shrunk where it is large for the robust error."""
-        if self.p.error == "gaussian":
-            return r
-        return r / (1.0 + r * r / self.p.error_scale ** 2)
+    def noise_std(self) -> float:
+        return self.p.noise
+
+    def plastic(self) -> bool:
+        return bool(self.p.lr or self.lr_ctx or self.lr_rec)
+
+    def step_flops(self, batch: int) -> int:
+        per = 4 * batch * self.n * self.d_x * (1 + self.k)
+        return per + (2 * batch * self.d_y * self.n if self.d_y else 0)
+
+    @classmethod
+    def memory_elements(cls, params: Params, d_x: int, d_y: int, batch: int) -> int:
+        n, k = params.hypotheses, params.factors
+        weights = n * d_x * (1 + k) + d_x * n + d_y * n + n * n
+        per_stimulus = 6 * n + 3 * d_x + d_y
+        if params.competition == "softmax":
+            per_stimulus += 3 * n * d_x + 2 * n * k
+        return 3 * weights + 4 * batch * per_stimulus
+
+    @classmethod
+    def conformance_params(cls, mode):
+        quiet = {"noise": 0.0, "adaptation": {"strength": 0.0, "tau": 20.0}}
+        lively = {"noise": 0.05, "noise_tau": 0.0, "adaptation": {"strength": 0.2, "tau": 10.0}}
+        return {"calm": quiet, "lively": lively, "coloured": lively | {"noise_tau": 5.0}}[mode]
+
+    # ----- buffers and pieces of the energy --------------------------------------------------------
+    def _buf(self, key: str, shape: tuple):
+        """A scratch buffer of this region (reused by every step of that shape; never returned to a caller)."""
+        buf = self._scratch.get((key, shape))
+        if buf is None:
+            buf = self._scratch[(key, shape)] = self.backend.zeros(shape)
+        return buf
 
     def _prior(self, Y):
         """Context prior: the predicted activity (linear) or prior logits (softmax); None without context."""
@@ -140,29 +120,41 @@ class Predictive:
         return (Y * self.c) @ self.weights["V"]
 
     def _log_softmax(self, u):
-        xp = self.xp
-        u = u - xp.max(u, axis=-1, keepdims=True)
-        return u - xp.log(xp.sum(xp.exp(u), axis=-1, keepdims=True))
+        """A new array log_softmax(u) over the last axis."""
+        out = u + 0.0
+        B = out.shape[0]
+        K.log_softmax_(self.ops, out, self._buf("lsm", tuple(out.shape)), self._buf("mx", (B, 1)),
+                       self._buf("lse", (B, 1)))
+        return out
+
+    def _prior_term(self, Y):
+        """cp * log_softmax(prior) (B, n), or None without context (softmax)."""
+        prior = self._prior(Y)
+        if prior is None:
+            return None
+        term = self._log_softmax(prior)
+        term *= self.p.context_precision
+        return term
 
     def _hypothesis_predictions(self, z, B):
-        """(B, n, d_X): every hypothesis' own prediction m_i + z_i F_i, all in one batched product."""
+        """(B, n, d_X): every hypothesis' own prediction m_i + z_i F_i (without factors: M, for every stimulus)."""
         M = self.weights["M"]
         if not self.k:
             return self.xp.broadcast_to(M, (B, self.n, self.d_x))
-        return M + (z[:, :, None, :] @ self.weights["F"])[:, :, 0, :]
+        return K.hypothesis_predictions(self.ops, z, self.weights["F"], M, self.backend.empty((B, self.n, self.d_x)))
 
-    def _hypothesis_energy(self, X, mu, z):
-        """(B, n): e_i = sum pi rho(X - mu_i) + |z_i|^2 / 2."""
-        if not self.k and self.p.error == "gaussian":
-            # every stimulus sees the same mu_i = m_i: expand the square, one (B, d) x (d, n) matmul
-            # instead of a (B, n, d) residual
-            xp, M, Xp = self.xp, mu[0, ...], X * self.pi            # mu is M broadcast over the batch
-            return (0.5 * xp.sum(Xp * X, axis=-1, keepdims=True) - Xp @ xp.moveaxis(M, -1, -2)
-                    + 0.5 * xp.sum(M * M * self.pi, axis=-1))
-        e = self.xp.sum(self._rho(X[:, None, :] - mu) * self.pi, axis=-1)
-        if self.k:
-            e = e + 0.5 * self.xp.sum(z * z, axis=-1)
-        return e
+    def _hypothesis_energies(self, X, state, out):
+        """out (B, n) <- e_i, every hypothesis' prediction error on X (see :mod:`.kernels`)."""
+        ops, B, n, d = self.ops, X.shape[0], self.n, self.d_x
+        if not self.k and self.cauchy2 is None:
+            M = state.mu[0, ...]           # every stimulus sees the state's own m_i (learning may have moved M since)
+            c = 0.5 * self.xp.sum(M * M * self.pi, axis=-1)
+            return K.mean_energies(ops, X, self.pi, self.xp.moveaxis(M, -1, -2), c, self._buf("Xp", (B, d)),
+                                   self._buf("Xsq", (B, d)), self._buf("q", (B, 1)), self._buf("t", (B, n)), out)
+        z = state.z if self.k else None
+        return K.hypothesis_energies(ops, X[:, None, :], state.mu, self.pi, self.cauchy2, self._buf("R3", (B, n, d)),
+                                     self._buf("T3", (B, n, d)), out, z,
+                                     self._buf("Tk", (B, n, self.k)) if self.k else None, self._buf("ek", (B, n)))
 
     # ----- interface used by settling ------------------------------------------------------------
     def start(self, X, Y, teacher=None) -> State:
@@ -180,30 +172,35 @@ class Predictive:
         else:
             a = xp.maximum(X @ self.weights["R"], 0.0) if self.p.first_guess else self.backend.zeros((B, self.n))
         state = State(a=a, h=self.backend.zeros((B, self.n)), z=z, clamped=teacher is not None)
-        self._predict(state, B)
-        return state
-
-    def _predict(self, state: State, B: int) -> None:
         if self.softmax:
             state.mu = self._hypothesis_predictions(state.z, B)
-            state.pred = self._expected_prediction(state)
+            state.pred = K.mixture_prediction(self.ops, state.a, state.mu if self.k else state.mu[0, ...],
+                                              self.backend.empty((B, self.d_x)), bool(self.k))
         else:
             state.pred = state.a @ self.weights["W"]
+        return state
 
     def input_gradient(self, state: State, X):
         """dE/dX (B, d_X): what this region sends down to the sources it explains (precision-weighted error)."""
-        if self.softmax and self.p.error != "gaussian":
-            return self.xp.sum(state.a[:, :, None] * self._psi(X[:, None, :] - state.mu), axis=1) * self.pi
-        return self._psi(X - state.pred) * self.pi
+        b, shape = self.backend, tuple(X.shape)
+        if self.softmax and self.cauchy2 is not None:
+            return self.xp.sum(state.a[:, :, None] * self._residuals(X, state), axis=1)
+        return self.ops.residual(X, state.pred, self.pi, b.empty(shape), b.empty(shape), self.cauchy2)
+
+    def _residuals(self, X, state):
+        """(B, n, d_X) new array psi(X - mu_i) * pi, every hypothesis' precision-weighted error."""
+        shape = (X.shape[0], self.n, self.d_x)
+        return K.hypothesis_residuals(self.ops, X[:, None, :], state.mu, self.pi, self.cauchy2,
+                                      self.backend.empty(shape), self.backend.empty(shape))
 
     def context_gradient(self, state: State, Y):
         """dE/dY (B, d_Y): how this region's context term pulls on its (undelayed) context sources."""
         prior = self._prior(Y)
-        if self.softmax:
-            d_prior = -self.p.context_precision * (state.a - self.xp.exp(self._log_softmax(prior)))
-        else:
-            d_prior = -self.p.context_precision * (state.a - prior)
-        return (d_prior @ self.weights["V"].T) * self.c
+        target = self.xp.exp(self._log_softmax(prior)) if self.softmax else prior
+        out = self.backend.empty((Y.shape[0], self.d_y))
+        return K.context_gradient(self.ops, state.a, target, self.p.context_precision,
+                                  self.xp.moveaxis(self.weights["V"], -1, -2), self.c,
+                                  self.backend.empty(tuple(state.a.shape)), out)
 
     def input_curvature(self) -> float:
         """Upper bound of d2E/dX2: what sources add to their own step-size bound."""
@@ -247,82 +244,67 @@ class Predictive:
             self._step_linear(state, X, Y, g_ext, curv_ext, rate, noise)
         if self.p.adaptation.strength and not state.clamped:
             ad = self.p.adaptation
-            state.h = state.h + (ad.strength * state.a - state.h) / ad.tau
+            K.fatigue(self.ops, state.h, state.a, ad.strength, ad.tau, self._buf("T", tuple(state.a.shape)))
 
     def _step_linear(self, state, X, Y, g_ext, curv_ext, rate, noise):
-        xp, p = self.xp, self.p
         if state.clamped:
             return
-        W = self.weights["W"]
-        grad = -(self._psi(X - state.pred) * self.pi) @ W.T + p.sparsity
-        prior = self._prior(Y)
-        if prior is not None:
-            grad = grad + p.context_precision * (state.a - prior)
+        ops, p, shape, W = self.ops, self.p, tuple(state.a.shape), self.weights["W"]
+        eps = ops.residual(X, state.pred, self.pi, self._buf("E", tuple(X.shape)), self._buf("E2", tuple(X.shape)),
+                           self.cauchy2)
+        AL = None
         if "L" in self.weights and p.inhibition:
-            grad = grad + p.inhibition * (state.a @ self.weights["L"])
-        if g_ext is not None:
-            grad = grad + g_ext
+            AL = ops.matmul(state.a, self.weights["L"], self._buf("AL", shape))
+        G, T = self._buf("G", shape), self._buf("T", shape)
+        K.linear_gradient(ops, eps, self.xp.moveaxis(W, -1, -2), G, T, p.sparsity, state.a, self._prior(Y),
+                          p.context_precision, AL, p.inhibition, g_ext)
         eta = rate / (self._steps() + curv_ext)
+        N = None
         if noise is not None and p.noise_tau:
-            grad = grad - noise                     # a fluctuating drive, in the gradient's units
-        a = state.a - eta * grad
-        if noise is not None and not p.noise_tau:
-            a = a + math.sqrt(eta) * noise          # Langevin: spread set by the curvature, not the step size
-        if p.adaptation.strength:
-            a = a / (1.0 + eta * state.h)           # proximal step on the fatigue term h a^2 / 2
-        state.a = xp.maximum(a, 0.0)
-        state.pred = state.a @ W
+            G -= noise                              # a fluctuating drive, in the gradient's units
+        elif noise is not None:                     # Langevin: spread set by the curvature, not the step size
+            N = self._buf("N", shape)
+            N[...] = noise
+        K.descend(ops, state.a, G, eta, math.sqrt(eta), state.h if p.adaptation.strength else None, N, T)
+        ops.matmul(state.a, W, state.pred)
 
     def _step_softmax(self, state, X, Y, g_ext, curv_ext, rate, noise):
-        xp, p = self.xp, self.p
-        B = X.shape[0]
+        ops, p, B, n, d = self.ops, self.p, X.shape[0], self.n, self.d_x
         if self.k:
-            eta_z = rate * self._steps()                                       # (n,)
-            r = self._psi(X[:, None, :] - state.mu) * self.pi                  # (B, n, d)
-            grad_z = state.z - (r[:, :, None, :] @ xp.moveaxis(self.weights["F"], -1, -2))[:, :, 0, :]   # not .mT: CuPy 13 lacks it
-            state.z = state.z - eta_z[:, None] * grad_z
-            state.mu = self._hypothesis_predictions(state.z, B)
+            F = self.weights["F"]
+            K.factor_step(ops, X[:, None, :], state.mu, state.z, F, self.xp.moveaxis(F, -1, -2), self.weights["M"],
+                          self.xp.reshape(rate * self._steps(), (n, 1)), self.pi, self.cauchy2,
+                          self._buf("R3", (B, n, d)), self._buf("T3", (B, n, d)),
+                          self._buf("GZ", (B, n, 1, self.k)), self._buf("Tk", (B, n, self.k)))
         if not state.clamped:
-            u = -self._hypothesis_energy(X, state.mu, state.z) - state.h
-            prior = self._prior(Y)
-            if prior is not None:
-                u = u + p.context_precision * self._log_softmax(prior)
-            if noise is not None:
-                u = u + noise
-            u = u / p.temperature
+            e = self._hypothesis_energies(X, state, self._buf("e", (B, n)))
             # mirror descent on the simplex: a step of size s from the current a towards the exact minimiser,
             # so settling refines the first guess rather than replacing it in one jump
             s = min(1.0, rate * p.temperature / (p.temperature + curv_ext))
-            if g_ext is not None:
-                u = u - g_ext / p.temperature
-            if s < 1.0:
-                u = (1.0 - s) * xp.log(xp.maximum(state.a, TINY)) + s * u
-            state.a = xp.exp(self._log_softmax(u))
-        state.pred = self._expected_prediction(state)
-
-    def _expected_prediction(self, state):
-        """(B, d_X) sum_i a_i mu_i (without factors mu_i = m_i for every stimulus: one plain matmul)."""
-        if not self.k:
-            return state.a @ state.mu[0, ...]
-        return (state.a[:, None, :] @ state.mu)[:, 0, :]
+            K.mirror_step(ops, state.a, e, state.h, p.temperature, s, self._buf("u", (B, n)), self._buf("t", (B, n)),
+                          self._buf("mx", (B, 1)), self._buf("lse", (B, 1)), self._prior_term(Y), noise, g_ext)
+        K.mixture_prediction(ops, state.a, state.mu if self.k else state.mu[0, ...], state.pred, bool(self.k))
 
     def energy(self, state: State, X, Y):
         """(B,) this region's share of the energy for each stimulus."""
-        xp, p = self.xp, self.p
-        prior = self._prior(Y)
+        ops, p, b, B = self.ops, self.p, self.backend, X.shape[0]
         if self.softmax:
-            a = state.a
-            e = self._hypothesis_energy(X, state.mu, state.z)
-            if prior is not None:
-                e = e - p.context_precision * self._log_softmax(prior)
-            return xp.sum(a * e + p.temperature * a * xp.log(xp.maximum(a, TINY)), axis=-1)
-        E = xp.sum(self._rho(X - state.pred) * self.pi, axis=-1) + p.sparsity * xp.sum(state.a, axis=-1)
-        if prior is not None:
-            d = state.a - prior
-            E = E + 0.5 * p.context_precision * xp.sum(d * d, axis=-1)
+            e = self._hypothesis_energies(X, state, b.empty((B, self.n)))
+            term = self._prior_term(Y)
+            if term is not None:
+                e -= term
+            return K.mixture_energy(ops, state.a, e, p.temperature, self._buf("u", (B, self.n)),
+                                    self._buf("t", (B, self.n)), b.empty((B,)))
+        shape, dshape = tuple(state.a.shape), tuple(X.shape)
+        R = ops.subtract(X, state.pred, self._buf("R", dshape))
+        AL = None
         if "L" in self.weights and p.inhibition:
-            E = E + 0.5 * p.inhibition * xp.sum((state.a @ self.weights["L"]) * state.a, axis=-1)
-        return E
+            AL = ops.matmul(state.a, self.weights["L"], self._buf("AL", shape))
+        out = b.empty((B, 1))
+        K.linear_energy(ops, R, state.a, self.pi, self.cauchy2, p.sparsity, out, self._buf("E2", dshape),
+                        self._buf("T", shape), self._buf("col", (B, 1)), AL, p.inhibition, self._prior(Y),
+                        p.context_precision)
+        return out[:, 0]
 
     # ----- online learning -----------------------------------------------------------------------
     def learn(self, state: State, X, Y) -> None:
@@ -331,7 +313,7 @@ class Predictive:
         B = X.shape[0]
         a = state.a
         if self.softmax:
-            r = self._psi(X[:, None, :] - state.mu) * self.pi                  # (B, n, d)
+            r = self._residuals(X, state)
             w["M"] = w["M"] + (p.lr / B) * xp.sum(a[:, :, None] * r, axis=0)
             if self.k:
                 az = xp.moveaxis(a[:, :, None] * state.z, 0, -1)                # (n, k, B)
@@ -343,7 +325,7 @@ class Predictive:
                 w["V"] = w["V"] + (self.lr_ctx / B) * (Yc.T @ (a - xp.exp(self._log_softmax(Yc @ w["V"]))))
         else:
             if p.lr:   # lr 0 freezes W exactly (renormalising unit rows again would drift by rounding)
-                eps = self._psi(X - state.pred) * self.pi
+                eps = self.input_gradient(state, X)
                 W = w["W"] + (p.lr / B) * (a.T @ eps)
                 w["W"] = _unit_rows(xp, W) if p.normalize else W
             if self.lr_rec:
@@ -361,16 +343,8 @@ class Predictive:
         """(n, d_X) the generative field of each hypothesis (what it predicts when active alone)."""
         return self.weights["M"] if self.softmax else self.weights["W"]
 
-    def load_weights(self, arrays: dict) -> None:
-        for key, value in arrays.items():
-            if key not in self.weights or tuple(value.shape) != tuple(self.weights[key].shape):
-                raise ValueError(f"{self.name}.{key}: expected shape {tuple(self.weights[key].shape) if key in self.weights else None}, got {tuple(value.shape)}")
-            self.weights[key] = self.backend.asarray(value)
+    def weights_changed(self) -> None:
         self._step_cache = None
-
-
-def _repeat(values, sizes):
-    return [float(v) for v, s in zip(values, sizes) for _ in range(s)]
 
 
 def _unit_rows(xp, W):

@@ -1,0 +1,69 @@
+"""The predictive kind's parameters (YAML keys under ``regions.NAME``) and its settling state."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from cortex.region import Adaptation, Competition, ErrorKind, RegionParams
+
+
+class Params(RegionParams):
+    """Hyperparameters of a predictive region (YAML keys under ``regions.NAME``)."""
+
+    kind: Literal["predictive"] = "predictive"
+    competition: Competition = "lateral"
+    factors: int = Field(0, ge=0, le=256)
+    precision: float = Field(1.0, gt=0)
+    context_precision: float = Field(1.0, ge=0)
+    sparsity: float = Field(0.0, ge=0)
+    inhibition: float = Field(0.0, ge=0)
+    inhibition_lr: float = Field(0.0, ge=0)
+    temperature: float = Field(1.0, gt=0)
+    error: ErrorKind = "gaussian"
+    error_scale: float = Field(0.5, gt=0)
+    lr: float = Field(0.05, ge=0)
+    lr_context: float | None = Field(None, ge=0)
+    lr_recognition: float | None = Field(None, ge=0)
+    adaptation: Adaptation = Adaptation()
+    noise: float = Field(0.0, ge=0)
+    noise_tau: float = Field(0.0, ge=0)
+    first_guess: bool = True
+    normalize: bool = True
+    init_scale: float = Field(0.1, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.factors and self.competition != "softmax":
+            raise ValueError("factors need competition: softmax (each hypothesis then settles its own parameters)")
+        if self.inhibition and self.competition != "lateral":
+            raise ValueError(f"inhibition applies to competition: lateral, not {self.competition!r}")
+        return self
+
+
+# The parameters the fast paths (grouped.py, softmax_block.py) implement, listed by hand on purpose: a region whose
+# parameter model has any other field falls back to the region's own ``step``, so a new option of the kind is never
+# silently ignored by a fast path (add it here once both fast paths handle it).
+KNOWN_FIELDS = frozenset({
+    "kind", "hypotheses", "inputs", "teacher", "competition", "factors", "precision", "context_precision",
+    "sparsity", "inhibition", "inhibition_lr", "temperature", "error", "error_scale", "lr", "lr_context",
+    "lr_recognition", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale"})
+
+
+def fast_path_knows(params) -> bool:
+    """Whether the fast paths implement every parameter of ``params``."""
+    return set(type(params).model_fields) <= KNOWN_FIELDS
+
+
+@dataclass
+class State:
+    """Settling state of one region for a batch: activity, fatigue, hypothesis parameters, predictions."""
+
+    a: Any                 # (B, n) activity (softmax: a distribution over hypotheses)
+    h: Any                 # (B, n) adaptation
+    xi: Any = None         # (B, n) coloured noise (noise_tau > 0)
+    z: Any = None          # (B, n, k) hypothesis parameters (softmax with factors)
+    pred: Any = None       # (B, d_X) expected prediction of the input
+    mu: Any = None         # (B, n, d_X) each hypothesis' own prediction (softmax)
+    clamped: bool = False  # activity fixed by a teacher

@@ -1,0 +1,155 @@
+"""Settling of one softmax predictive region in preallocated buffers, so a steady step allocates nothing.
+
+The block calls the kind's :mod:`.kernels`, as the region's own step does, but keeps every buffer from one step
+to the next, and computes each hypothesis' energy ``e`` only when the region's input X (or, with factors, its
+hypothesis parameters z) moved: ``e`` is shared by the step and the energy bookkeeping, which the region's own
+methods compute twice per sweep. Without factors and with a Gaussian error, every hypothesis predicts the same
+mean image m_i for every stimulus, so ``e`` is one (B, d) x (d, n) matmul (:func:`.kernels.mean_energies`);
+with factors or a Cauchy error the per-hypothesis residuals (B, n, d) live in buffers. Handled: either error,
+factors or none, adaptation, white noise (``noise_tau`` 0), a teacher clamp; a region with context steps
+through its own methods (:class:`cortex.schedule.Single`). The tests hold this block to the region's methods
+(``tests/cortex/test_fast_paths.py``).
+"""
+from __future__ import annotations
+
+from cortex.schedule import Block, register_fast_path
+
+from . import kernels as K
+from .params import fast_path_knows
+from .region import Predictive
+
+
+def eligible(region) -> bool:
+    """Whether ``region`` can be stepped by a :class:`SoftmaxBlock`."""
+    p = region.p
+    return (type(region) is Predictive and p.competition == "softmax" and not region.d_y and not p.noise_tau
+            and fast_path_knows(p))
+
+
+@register_fast_path(Predictive, accepts=eligible)
+class SoftmaxBlock(Block):
+    """One softmax region, stepped in place (see the module docstring)."""
+
+    def __init__(self, members: list[int], compiled, backend):
+        self.members = list(members)
+        (self.j,) = self.members
+        self.region, self.backend = compiled[self.j].region, backend
+        # the sources whose updates change X (inputs and delayed frames are fixed during a settle call)
+        self.sources = [link.source for link in compiled[self.j].in_links if not link.is_input and not link.delay]
+
+    def begin(self, env, states, curv, rate):
+        r, b, p, B = self.region, self.backend, self.region.p, env.batch
+        n, d = r.n, r.d_x
+        xp = b.xp
+        z = lambda *shape: b.zeros(shape)   # noqa: E731
+        self.src = [env.index[s] for s in self.sources]
+        self.temperature = p.temperature
+        self.s = min(1.0, rate * p.temperature / (p.temperature + curv[self.j]))
+        # precision as a Python scalar when uniform, else spelled out to (B, d): NumPy runs a broadcast operand
+        # through a ufunc buffer allocated on every call
+        pi_host = b.to_numpy(r.pi)
+        self.pi = float(pi_host[0]) if (pi_host == pi_host[0]).all() else z(B, d)
+        if not isinstance(self.pi, float):
+            self.pi[...] = r.pi
+        M = r.weights["M"]
+        self.M, self.Mt = M, xp.moveaxis(M, -1, -2)
+        self.k, self.cauchy2 = r.k, r.cauchy2
+        self.general = bool(self.k) or self.cauchy2 is not None      # per-hypothesis residuals (B, n, d)
+        if self.general:
+            self._begin_general(env, states, rate, B, n, d, z)
+        else:
+            self.c = z(B, n)
+            self.c[...] = 0.5 * xp.sum(M * M * r.pi, axis=-1)      # 1/2 sum_d pi_d m_id^2, once per call
+            self.Xp, self.Xsq = z(B, d), z(B, d)
+            self.q = z(B, 1)
+        self.e, self.u, self.t = z(B, n), z(B, n), z(B, n)
+        self.mx, self.lse = z(B, 1), z(B, 1)
+        self.gbuf, self.tbuf = z(B, n), z(B, n)
+        self.N = z(B, n) if p.noise else None
+        self.en = z(B)
+        st = states[self.j]
+        if self.general:
+            self.MU[...], st.mu = st.mu, self.MU
+            if self.k:
+                self.Z[...], st.z = st.z, self.Z
+        self.clamped = st.clamped
+        self.A, self.H, self.P = z(B, n), z(B, n), z(B, d)
+        self.A[...], self.H[...], self.P[...] = st.a, st.h, st.pred
+        st.a, st.h, st.pred = self.A, self.H, self.P
+        self.state = st
+        self.key = None
+
+    def _begin_general(self, env, states, rate, B, n, d, z):
+        """Buffers for per-hypothesis predictions mu (B, n, d), with factors their parameters z (B, n, k)."""
+        r, xp = self.region, self.backend.xp
+        self.MU, self.XT, self.RR, self.T3 = z(B, n, d), z(B, n, d), z(B, n, d), z(B, n, d)
+        self.MB = z(B, n, d)
+        self.MB[...] = self.M                                        # M spelled out over the batch
+        if not isinstance(self.pi, float):
+            self.pi = z(B, n, d)
+            self.pi[...] = r.pi
+        if self.k:
+            k = self.k
+            self.F, self.Ft = r.weights["F"], xp.moveaxis(r.weights["F"], -1, -2)
+            self.Z, self.Tk, self.GZ = z(B, n, k), z(B, n, k), z(B, n, 1, k)
+            self.ETAZ = z(B, n, k)
+            self.ETAZ[...] = xp.reshape(rate * r._steps(), (n, 1))   # each hypothesis' step for its parameters
+            self.ek = z(B, n)
+        self.xkey, self.zsteps = None, 0
+
+    def _fresh_xt(self, env):
+        """XT (B, n, d): X repeated for every hypothesis (a broadcast operand would make NumPy buffer)."""
+        key = tuple(env.version[u] for u in self.src)
+        if key != self.xkey:
+            self.XT[...] = env.X(self.j)[:, None, :]
+            self.xkey = key
+        return key
+
+    def _energies(self, env):
+        """e (B, n): every hypothesis' prediction error on the current X, recomputed only when X (or z) moved."""
+        if self.general:
+            key = (self._fresh_xt(env), self.zsteps)
+            if key != self.key:
+                K.hypothesis_energies(env.ops, self.XT, self.MU, self.pi, self.cauchy2, self.RR, self.T3, self.e,
+                                      *((self.Z, self.Tk, self.ek) if self.k else ()))
+        else:
+            key = tuple(env.version[u] for u in self.src)
+            if key != self.key:
+                K.mean_energies(env.ops, env.X(self.j), self.pi, self.Mt, self.c, self.Xp, self.Xsq, self.q, self.t,
+                                self.e)
+        self.key = key
+        return self.e
+
+    def step(self, env):
+        j, p, ops = self.j, self.region.p, env.ops
+        external = env.external_gradient(j, self.gbuf, self.tbuf)
+        if self.k:
+            self._fresh_xt(env)
+            K.factor_step(ops, self.XT, self.MU, self.Z, self.F, self.Ft, self.MB, self.ETAZ, self.pi, self.cauchy2,
+                          self.RR, self.T3, self.GZ, self.Tk)
+            self.zsteps += 1
+        if not self.clamped:
+            e = self._energies(env)
+            noise = None
+            if self.N is not None and env.noise_streams:
+                env.noise_streams[j].normal_into(self.N, p.noise)
+                noise = self.N
+            K.mirror_step(ops, self.A, e, self.H, self.temperature, self.s, self.u, self.t, self.mx, self.lse,
+                          None, noise, self.gbuf if external else None)
+        if self.k or not self.clamped:     # with factors the hypotheses' predictions moved, so does their mixture
+            K.mixture_prediction(ops, self.A, self.MU if self.k else self.M, self.P, bool(self.k))
+        ad = p.adaptation
+        if ad.strength and not self.clamped:
+            K.fatigue(ops, self.H, self.A, ad.strength, ad.tau, self.t)
+        env.version[j] += 1
+
+    def energy(self, env, out):
+        """sum_i a_i e_i + T a_i log a_i, per stimulus, into row ``j`` of ``out``."""
+        K.mixture_energy(env.ops, self.A, self._energies(env), self.temperature, self.u, self.t, self.en)
+        out[self.j, ...] = self.en
+
+    def flops(self, batch: int) -> int:
+        r = self.region
+        if r.k:   # psi F^T and z F per hypothesis, and the mixture a mu
+            return 2 * batch * r.n * r.d_x * (2 * r.k + 1)
+        return 2 * 2 * batch * r.n * r.d_x      # e = (X pi) M^T once per sweep, and a M
