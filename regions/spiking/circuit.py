@@ -44,11 +44,20 @@ INSTALL = "pip install 'cortex-sim[spiking]' (brian2>=2.7 with numpy<2.4)"
 
 def brian2_module():
     """Import brian2, or raise a :class:`BackendError` that says how to install it."""
+    import signal
+    import sys
+    import threading
+
+    fresh = "brian2" not in sys.modules and threading.current_thread() is threading.main_thread()
+    keep = signal.getsignal(signal.SIGINT) if fresh else None
     try:
         import brian2
     except Exception as exc:   # ImportError, or brian2 2.9 failing on NumPy 2.4 (ndarray.ptp is gone)
         raise BackendError(f"kind: spiking needs brian2, which cannot be imported here ({type(exc).__name__}: {exc}); "
                            f"install it with: {INSTALL}") from exc
+    finally:   # brian2's import installs its own SIGINT handler over whatever the caller (cortex.interrupts) set
+        if fresh and keep is not None:
+            signal.signal(signal.SIGINT, keep)
     brian2.prefs.core.stop_on_keyboard_interrupt = False   # Ctrl-C ends the whole run (cortex.interrupts), not one step
     return brian2
 
