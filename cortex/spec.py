@@ -15,6 +15,7 @@ from pydantic import Field, PositiveInt, ValidationError
 
 from .errors import SpecError, SpecErrors
 from .region import Strict, region_kinds
+from .structure import StructureSpec, check_structure
 from .yaml_source import YamlDocument, dotted, load_yaml
 
 
@@ -58,6 +59,7 @@ class NetworkSpec(Strict):
     regions: dict[str, Any] = Field(..., min_length=1)
     connections: list[ConnectionSpec] = []
     settle: SettleSpec = SettleSpec()
+    structure: StructureSpec | None = None
     experiment: Any = None
 
     def sources(self, region: str, role: str) -> list[ConnectionSpec]:
@@ -237,6 +239,9 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
         if c.source in spec.inputs and c.role == "context" and c.delay:
             err("inputs have no past frames to delay; delay applies to region activity", path + ("delay",))
 
+    if spec.structure is not None:
+        for msg, path in check_structure(spec):
+            err(msg, path)
     if spec.experiment is not None and hasattr(spec.experiment, "check"):
         for msg, key in spec.experiment.check(spec):
             err(msg, ("experiment", key))
