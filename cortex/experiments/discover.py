@@ -162,7 +162,7 @@ class Discover(Experiment):
         return {"discovered.yaml": results["_graph_yaml"]}
 
     def figures(self, data: dict, trained: dict, results: dict) -> dict:
-        from cortex.plotting.structure import plot_discovery
+        from cortex.plotting.concepts import plot_discovery
 
         return {"discovery": plot_discovery(trained["before"].graph, trained["model"].graph, results)}
 
