@@ -15,7 +15,6 @@ from pydantic import Field, PositiveInt, ValidationError
 
 from .errors import SpecError, SpecErrors
 from .region import Strict, region_kinds
-from .structure import StructureSpec, check_structure
 from .yaml_source import YamlDocument, dotted, load_yaml
 
 
@@ -46,6 +45,31 @@ class SettleSpec(Strict):
     rate: float = Field(0.5, gt=0, le=1)
     tol: float = Field(1e-4, ge=0)
     check_every: int = Field(10, ge=1)
+
+
+class StructureSpec(Strict):
+    """The graph's ``structure:`` block: which context edges may be discovered, how often, within what budget."""
+
+    sources: list[str] | None = None          # regions that may become context sources (default: every region)
+    targets: list[str] | None = None          # regions that may receive discovered context (default: every region)
+    budget: int = Field(4, ge=0, le=10_000)   # most discovered edges held at once
+    min_gain: float = Field(0.05, gt=0)       # held-out energy per stimulus an edge must remove to be added or kept
+    every: int = Field(20, ge=1)              # training batches between reviews
+    buffer: int = Field(512, ge=16)           # most recent settled stimuli a review scores
+    holdout: float = Field(0.5, gt=0, lt=1)   # share of the buffer that scores (the rest fits)
+    precision: float = Field(1.0, gt=0)       # precision of an added edge
+    prune_declared: bool = False              # may declared context edges be pruned too
+
+
+def check_structure(spec) -> list[tuple[str, tuple]]:
+    """Cross-checks of ``structure:`` against the graph (:mod:`cortex.structure` uses it): (message, key path) pairs."""
+    s, out = spec.structure, []
+    for key in ("sources", "targets"):
+        for i, name in enumerate(getattr(s, key) or []):
+            if name not in spec.regions:
+                out.append((f"must name a region, got {name!r} (regions: {', '.join(spec.regions)})",
+                            ("structure", key, i)))
+    return out
 
 
 class NetworkSpec(Strict):

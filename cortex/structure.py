@@ -23,37 +23,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 
 from .errors import SpecError
-from .region import Strict
+from .spec import StructureSpec
 
 log = logging.getLogger(__name__)
-
-
-class StructureSpec(Strict):
-    """The graph's ``structure:`` block: which context edges may be discovered, how often, within what budget."""
-
-    sources: list[str] | None = None          # regions that may become context sources (default: every region)
-    targets: list[str] | None = None          # regions that may receive discovered context (default: every region)
-    budget: int = Field(4, ge=0, le=10_000)   # most discovered edges held at once
-    min_gain: float = Field(0.05, gt=0)       # held-out energy per stimulus an edge must remove to be added or kept
-    every: int = Field(20, ge=1)              # training batches between reviews
-    buffer: int = Field(512, ge=16)           # most recent settled stimuli a review scores
-    holdout: float = Field(0.5, gt=0, lt=1)   # share of the buffer that scores (the rest fits)
-    precision: float = Field(1.0, gt=0)       # precision of an added edge
-    prune_declared: bool = False              # may declared context edges be pruned too
-
-
-def check_structure(spec) -> list[tuple[str, tuple]]:
-    """Cross-checks of ``structure:`` against the graph: (message, key path) pairs."""
-    s, out = spec.structure, []
-    for key in ("sources", "targets"):
-        for i, name in enumerate(getattr(s, key) or []):
-            if name not in spec.regions:
-                out.append((f"must name a region, got {name!r} (regions: {', '.join(spec.regions)})",
-                            ("structure", key, i)))
-    return out
 
 
 @dataclass(frozen=True)
@@ -239,7 +213,7 @@ def rewire(model, spec_dict: dict, fitted: dict | None = None):
             arrays["V"] = _context_rows(model, new, name, fitted.get(name))
         region.load_weights(arrays)
         region.rng.generator.bit_generator.state = old.rng.generator.bit_generator.state
-    for mine, theirs in zip(new._noise, model._noise):
+    for mine, theirs in zip(new.noise_streams, model.noise_streams):
         mine.generator.bit_generator.state = theirs.generator.bit_generator.state
     return new
 
