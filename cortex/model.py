@@ -135,9 +135,12 @@ class Model:
         if not isinstance(result, SettleResult) or not result.settled_by(self._owner):
             raise StimulusError("learn() needs a SettleResult returned by this model's settle()")
         d = result._device
+        sizes = [c.region.n for c in self.compiled.regions]
         for j, c in enumerate(self.compiled.regions):
             if c.region.plastic():
                 c.region.learn(d.states[j], *self.compiled.inputs_of(j, d))
+        if sizes != [c.region.n for c in self.compiled.regions]:   # a region grew (recruit:): new blocks for it
+            self.compiled.reschedule()
 
     def _frame(self, result: SettleResult, batch: int) -> dict:
         if not isinstance(result, SettleResult) or not isinstance(result._device, DeviceState):

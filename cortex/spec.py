@@ -222,6 +222,10 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"{what} {name!r} is not defined{hint} (defined: {', '.join(nodes)})"
 
+    def growing(name):
+        return (f"region {name!r} grows its hypotheses (recruit:), so its activity has no fixed width; no region can "
+                "read it (make it a top region, or drop its recruit: block)")
+
     for rname, params in spec.regions.items():
         for i, src in enumerate(params.inputs):
             path = ("regions", rname, "inputs", i)
@@ -230,13 +234,15 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
             elif src == rname:
                 err("a region cannot take itself as input (it would predict its own activity at the same moment); "
                     "use a context connection with delay >= 1", path)
+            elif src in spec.regions and spec.regions[src].grows():
+                err(growing(src), path)
         if len(set(params.inputs)) != len(params.inputs):
             err("lists the same input twice", ("regions", rname, "inputs"))
         if params.teacher is not None:
             path = ("regions", rname, "teacher")
             if params.teacher not in spec.inputs:
                 err(f"teacher must name an input, got {params.teacher!r} (inputs: {', '.join(spec.inputs)})", path)
-            elif spec.inputs[params.teacher].size != params.hypotheses:
+            elif spec.inputs[params.teacher].size != params.hypotheses and not params.grows():
                 err(f"teacher input {params.teacher!r} has {spec.inputs[params.teacher].size} values but the region has "
                     f"{params.hypotheses} hypotheses; they must match", path)
             elif params.teacher in params.inputs:
@@ -247,6 +253,8 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
         path = ("connections", i)
         if c.source not in nodes:
             err(unknown(c.source, "source"), path + ("from",))
+        elif c.source in spec.regions and spec.regions[c.source].grows():
+            err(growing(c.source), path + ("from",))
         if c.target not in nodes:
             err(unknown(c.target, "target"), path + ("to",))
         elif c.target not in spec.regions:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SpecError
+from .region import RegionKind
 from .spec import StructureSpec
 
 log = logging.getLogger(__name__)
@@ -135,9 +136,10 @@ class Rewiring:
         targets = self.p.targets or regions
         linked = {(c.source, c.target) for c in spec.edges() if c.delay == 0}
         inputs = {(c.source, c.target) for c in spec.edges() if c.role == "input"}
+        scorable = {r for r in targets if type(self.model.regions[r]).context_fit is not RegionKind.context_fit}
         return [(u, r) for r in targets for u in sources
-                if u != r and (u, r) not in linked and (r, u) not in inputs
-                and hasattr(self.model.regions[r], "context_fit")]
+                if u != r and (u, r) not in linked and (r, u) not in inputs and r in scorable
+                and not spec.regions[u].grows()]
 
     # ----- reviews -------------------------------------------------------------------------------
     def review(self) -> bool:

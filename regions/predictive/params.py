@@ -8,6 +8,8 @@ from pydantic import Field, model_validator
 
 from cortex.region import Adaptation, Competition, ErrorKind, RegionParams
 
+from .recruit import Recruit
+
 
 class Params(RegionParams):
     """Hyperparameters of a predictive region (YAML keys under ``regions.NAME``)."""
@@ -32,9 +34,20 @@ class Params(RegionParams):
     first_guess: bool = True
     normalize: bool = True
     init_scale: float = Field(0.1, gt=0)
+    recruit: Recruit | None = None
+
+    def grows(self) -> bool:
+        return self.recruit is not None
 
     @model_validator(mode="after")
     def _consistent(self):
+        if self.recruit is not None:
+            if self.hypotheses > self.recruit.max_hypotheses:
+                raise ValueError(f"hypotheses ({self.hypotheses}) are the ones a recruiting region starts with; they "
+                                 f"cannot exceed recruit.max_hypotheses ({self.recruit.max_hypotheses})")
+            if self.teacher is not None and self.competition != "softmax":
+                raise ValueError("a recruiting region with a teacher needs competition: softmax (the label chooses "
+                                 "among the hypotheses it owns)")
         if self.factors and self.competition != "softmax":
             raise ValueError("factors need competition: softmax (each hypothesis then settles its own parameters)")
         if self.inhibition and self.competition != "lateral":
@@ -48,12 +61,13 @@ class Params(RegionParams):
 KNOWN_FIELDS = frozenset({
     "kind", "hypotheses", "inputs", "teacher", "competition", "factors", "precision", "context_precision",
     "sparsity", "inhibition", "inhibition_lr", "temperature", "error", "error_scale", "lr", "lr_context",
-    "lr_recognition", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale"})
+    "lr_recognition", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale", "recruit"})
 
 
 def fast_path_knows(params) -> bool:
-    """Whether the fast paths implement every parameter of ``params``."""
-    return set(type(params).model_fields) <= KNOWN_FIELDS
+    """Whether the fast paths implement every parameter of ``params`` (they know ``recruit`` only when it is off:
+    a recruiting region steps through its own methods, which mask its inactive hypotheses)."""
+    return set(type(params).model_fields) <= KNOWN_FIELDS and getattr(params, "recruit", None) is None
 
 
 @dataclass
@@ -67,3 +81,5 @@ class State:
     pred: Any = None       # (B, d_X) expected prediction of the input
     mu: Any = None         # (B, n, d_X) each hypothesis' own prediction (softmax)
     clamped: bool = False  # activity fixed by a teacher
+    mask: Any = None       # (n,) or (B, n) energy penalty of hypotheses that may not win (a recruiting region)
+    labels: Any = None     # (B,) host ints: the teacher's labels of a recruiting region

@@ -35,7 +35,10 @@ from cortex.ops import Ops
 from cortex.region import RegionKind, ResidualForm, Sources, context_curvature_bound
 
 from . import kernels as K
+from .context_fit import fit_context
 from .params import Params, State
+from . import recruit as R
+from .recruit import Growth, capacity_for
 
 
 class Predictive(RegionKind):
@@ -48,6 +51,8 @@ class Predictive(RegionKind):
         xp = self.xp = backend.xp
         self.ops = Ops(backend)
         n, k = params.hypotheses, params.factors
+        if params.recruit is not None:       # arrays hold a capacity, a multiple of the chunk; the rest inactive
+            n = capacity_for(n, params.recruit.chunk)
         self.n, self.k = n, k
         self.d_x, self.d_y = inputs.width, context.width
         self.softmax = params.competition == "softmax"
@@ -63,6 +68,8 @@ class Predictive(RegionKind):
             self.weights = {"M": W}
             if k:
                 self.weights["F"] = rng.normal((n, k, self.d_x), s)
+                if params.recruit is not None and params.recruit.factor_init == "zero":
+                    self.weights["F"] = self.weights["F"] * 0.0
         else:
             self.weights = {"W": _unit_rows(xp, W) if params.normalize else W}
             if params.competition == "lateral":
@@ -72,6 +79,7 @@ class Predictive(RegionKind):
             self.weights["V"] = backend.zeros((self.d_y, n))
         self._step_cache = None
         self._scratch: dict = {}
+        self.growth = Growth(self, params.hypotheses) if params.recruit is not None else None
 
     # ----- what the engine asks (cortex.region.RegionKind) -----------------------------------------
     def residual_form(self, start: int, stop: int) -> ResidualForm | None:
@@ -92,7 +100,7 @@ class Predictive(RegionKind):
 
     @classmethod
     def memory_elements(cls, params: Params, d_x: int, d_y: int, batch: int) -> int:
-        n, k = params.hypotheses, params.factors
+        n, k = (params.recruit.max_hypotheses if params.recruit else params.hypotheses), params.factors
         weights = n * d_x * (1 + k) + d_x * n + d_y * n + n * n
         per_stimulus = 6 * n + 3 * d_x + d_y
         if params.competition == "softmax":
@@ -156,10 +164,20 @@ class Predictive(RegionKind):
                                      self._buf("T3", (B, n, d)), out, z,
                                      self._buf("Tk", (B, n, self.k)) if self.k else None, self._buf("ek", (B, n)))
 
+    def _masked_energies(self, X, state, out):
+        """:meth:`_hypothesis_energies` plus the penalty of hypotheses that may not win (a recruiting region)."""
+        out = self._hypothesis_energies(X, state, out)
+        if state.mask is not None:
+            out += state.mask
+        return out
+
     # ----- interface used by settling ------------------------------------------------------------
     def start(self, X, Y, teacher=None) -> State:
         """Initial state: the learned feed-forward first guess, or rest (zero / the prior)."""
         xp, B = self.xp, X.shape[0]
+        mask = labels = None
+        if self.growth is not None:
+            mask, labels, teacher = self.growth.start(X, teacher)
         z = self.backend.zeros((B, self.n, self.k)) if self.k else None
         if teacher is not None:
             a = teacher
@@ -168,10 +186,13 @@ class Predictive(RegionKind):
             prior = self._prior(Y)
             if prior is not None:
                 u = u + self.p.context_precision * self._log_softmax(prior)
-            a = xp.exp(self._log_softmax(u))
+            a = xp.exp(self._log_softmax(u if mask is None else u - mask))
         else:
             a = xp.maximum(X @ self.weights["R"], 0.0) if self.p.first_guess else self.backend.zeros((B, self.n))
-        state = State(a=a, h=self.backend.zeros((B, self.n)), z=z, clamped=teacher is not None)
+            if mask is not None:
+                a = a * self.weights["active"]
+        state = State(a=a, h=self.backend.zeros((B, self.n)), z=z, clamped=teacher is not None, mask=mask,
+                      labels=labels)
         if self.softmax:
             state.mu = self._hypothesis_predictions(state.z, B)
             state.pred = K.mixture_prediction(self.ops, state.a, state.mu if self.k else state.mu[0, ...],
@@ -266,6 +287,8 @@ class Predictive(RegionKind):
             N = self._buf("N", shape)
             N[...] = noise
         K.descend(ops, state.a, G, eta, math.sqrt(eta), state.h if p.adaptation.strength else None, N, T)
+        if self.growth is not None:              # inactive hypotheses stay silent (noise included)
+            state.a *= self.weights["active"]
         ops.matmul(state.a, W, state.pred)
 
     def _step_softmax(self, state, X, Y, g_ext, curv_ext, rate, noise):
@@ -277,7 +300,7 @@ class Predictive(RegionKind):
                           self._buf("R3", (B, n, d)), self._buf("T3", (B, n, d)),
                           self._buf("GZ", (B, n, 1, self.k)), self._buf("Tk", (B, n, self.k)))
         if not state.clamped:
-            e = self._hypothesis_energies(X, state, self._buf("e", (B, n)))
+            e = self._masked_energies(X, state, self._buf("e", (B, n)))
             # mirror descent on the simplex: a step of size s from the current a towards the exact minimiser,
             # so settling refines the first guess rather than replacing it in one jump
             s = min(1.0, rate * p.temperature / (p.temperature + curv_ext))
@@ -289,7 +312,7 @@ class Predictive(RegionKind):
         """(B,) this region's share of the energy for each stimulus."""
         ops, p, b, B = self.ops, self.p, self.backend, X.shape[0]
         if self.softmax:
-            e = self._hypothesis_energies(X, state, b.empty((B, self.n)))
+            e = self._masked_energies(X, state, b.empty((B, self.n)))
             term = self._prior_term(Y)
             if term is not None:
                 e -= term
@@ -312,9 +335,13 @@ class Predictive(RegionKind):
         xp, p, w = self.xp, self.p, self.weights
         B = X.shape[0]
         a = state.a
+        e_win = self.growth.winner_energy(state, X) if self.growth is not None else None
         if self.softmax:
             r = self._residuals(X, state)
-            w["M"] = w["M"] + (p.lr / B) * xp.sum(a[:, :, None] * r, axis=0)
+            if self.growth is not None and p.recruit.consolidate:    # a running mean of the inputs, rate 1/usage
+                w["M"] = w["M"] + self.growth.mean_rates(a, p.lr / B) * xp.sum(a[:, :, None] * (r / self.pi), axis=0)
+            else:
+                w["M"] = w["M"] + (p.lr / B) * xp.sum(a[:, :, None] * r, axis=0)
             if self.k:
                 az = xp.moveaxis(a[:, :, None] * state.z, 0, -1)                # (n, k, B)
                 w["F"] = w["F"] + (p.lr / B) * (az @ xp.moveaxis(r, 0, 1))     # (n, k, d)
@@ -338,37 +365,11 @@ class Predictive(RegionKind):
                 L = xp.maximum(w["L"] + co, 0.0)
                 w["L"] = L * (1.0 - xp.eye(self.n, dtype=self.backend.dtype))
         self._step_cache = None
+        if self.growth is not None:
+            self.growth.after_learn(X, e_win, a, state.labels)
 
-    def context_fit(self, Y_fit, A_fit, Y_eval, A_eval, steps: int = 200):
-        """The context term a prior fitted to these activities would leave: ``(mean energy on the eval set, V)``.
-
-        ``Y_*`` (N, m): precision-weighted context activities (None: no context, V = 0); ``A_*`` (N, n) this
-        region's settled activities. Softmax: ``-cp sum_i a_i log softmax(Y V)_i``, V by gradient descent on the
-        fit set (the same rule ``learn`` follows, run to convergence); none/lateral: ``cp/2 |a - Y V|^2``, V by
-        ridge regression. Structure search (:mod:`cortex.structure`) scores a candidate edge by the energy it
-        removes on held-out stimuli.
-        """
-        xp, b, cp = self.xp, self.backend, self.p.context_precision
-        n = A_fit.shape[1]
-        if Y_fit is None:
-            if self.softmax:
-                return cp * math.log(n), None
-            return float(b.to_numpy(0.5 * cp * xp.mean(xp.sum(A_eval * A_eval, axis=1)))), None
-        N, m = Y_fit.shape
-        gram = Y_fit.T @ Y_fit / N
-        ridge = 1e-3 * (float(b.to_numpy(xp.max(xp.linalg.eigvalsh(gram)))) + 1e-6)
-        if self.softmax:
-            V = b.zeros((m, n))
-            lr = 1.0 / (0.5 * float(b.to_numpy(xp.max(xp.linalg.eigvalsh(gram)))) + ridge)
-            for _ in range(steps):
-                P = xp.exp(self._log_softmax(Y_fit @ V))
-                V = V + lr * (Y_fit.T @ (A_fit - P) / N - ridge * V)
-            E = -cp * xp.mean(xp.sum(A_eval * self._log_softmax(Y_eval @ V), axis=1))
-        else:
-            V = xp.linalg.solve(gram + ridge * xp.eye(m, dtype=b.dtype), Y_fit.T @ A_fit / N)
-            R = A_eval - Y_eval @ V
-            E = 0.5 * cp * xp.mean(xp.sum(R * R, axis=1))
-        return float(b.to_numpy(E)), V
+    def context_fit(self, Y_fit, A_fit, Y_eval, A_eval):
+        return fit_context(self, Y_fit, A_fit, Y_eval, A_eval)
 
     def fields(self):
         """(n, d_X) the generative field of each hypothesis (what it predicts when active alone)."""
@@ -377,6 +378,29 @@ class Predictive(RegionKind):
     def weights_changed(self) -> None:
         self._step_cache = None
 
+    def load_weights(self, arrays: dict) -> None:
+        """As :meth:`RegionKind.load_weights`; a recruiting region first takes the capacity the arrays were saved at."""
+        if self.growth is not None and "active" in arrays and arrays["active"].shape[0] != self.n:
+            self.growth.resize(int(arrays["active"].shape[0]))
+        super().load_weights(arrays)
+
+    # ----- recruited hypotheses (see .recruit) -------------------------------------------------------
+    def hypothesis_count(self) -> int:
+        """Hypotheses in use (all of them, without ``recruit``)."""
+        return self.n if self.growth is None else self.growth.count()
+
+    def active_hypotheses(self):
+        """Host indices of the hypotheses in use."""
+        return R.active_indices(self)
+
+    def owners(self):
+        """(n,) host ints: the label each hypothesis stands for (-1: none yet); without ``recruit``, its index."""
+        return R.owners(self)
+
+    def name_hypotheses(self, X, y, activity):
+        """Give every hypothesis in use the label of the one example it explains best (highest settled ``activity``
+        (N, n), ties to the lower energy): one labelled example names each. Returns the owners."""
+        return self.growth.name_by_examples(X, y, activity)
 
 def _unit_rows(xp, W):
     return W / xp.maximum(xp.sqrt(xp.sum(W * W, axis=1, keepdims=True)), 1e-12)
