@@ -63,9 +63,9 @@ class Recruit(Strict):
         return self
 
 
-def capacity_for(n: int, chunk: int) -> int:
-    """The smallest multiple of ``chunk`` that holds ``n`` hypotheses (at least one chunk)."""
-    return max(chunk, chunk * math.ceil(n / chunk))
+def capacity_for(n: int, chunk: int, most: int) -> int:
+    """The smallest multiple of ``chunk`` that holds ``n`` hypotheses (at least one chunk), but no more than ``most``."""
+    return min(most, max(chunk, chunk * math.ceil(n / chunk)))
 
 
 @dataclass(frozen=True)

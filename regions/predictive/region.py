@@ -52,7 +52,7 @@ class Predictive(RegionKind):
         self.ops = Ops(backend)
         n, k = params.hypotheses, params.factors
         if params.recruit is not None:       # arrays hold a capacity, a multiple of the chunk; the rest inactive
-            n = capacity_for(n, params.recruit.chunk)
+            n = capacity_for(n, params.recruit.chunk, params.recruit.max_hypotheses)
         self.n, self.k = n, k
         self.d_x, self.d_y = inputs.width, context.width
         self.softmax = params.competition == "softmax"
