@@ -49,7 +49,7 @@ class Score:
     source: str
     target: str
     gain: float
-    V: object = None
+    V: object = None      # backend array (context width x n), or None
 
 
 class Rewiring:
@@ -102,31 +102,36 @@ class Rewiring:
                if c.delay == 0 and c.source in spec.regions and c.source != without]
         return out + ([(extra, self.p.precision)] if extra else [])
 
-    def _fit(self, target: str, context: list[tuple[str, float]], act: dict):
-        """Held-out context energy of ``target`` with this context (and the weights fitted on the whole buffer)."""
-        region, b = self.model.regions[target], self.model.backend
-        N = len(act[target])
-        cut = int(round(N * (1.0 - self.p.holdout)))
-        A = b.asarray(act[target])
-        Y = b.asarray(np.concatenate([act[s] * p for s, p in context], axis=1)) if context else None
-        fit = (lambda x: None if x is None else x[:cut, ...]), (lambda x: None if x is None else x[cut:, ...])
-        energy, _ = region.context_fit(fit[0](Y), A[:cut, ...], fit[1](Y), A[cut:, ...])
-        return energy, Y, A
+    def _held_out(self, target: str, context: list[tuple[str, float]], act: dict) -> float:
+        """``target``'s context energy per stimulus on the held-out share, with a prior from ``context`` fitted on
+        the rest of the buffer."""
+        Y, A = self._arrays(target, context, act)
+        cut = int(round(len(act[target]) * (1.0 - self.p.holdout)))
+        head = (lambda x: None if x is None else x[:cut, ...])      # noqa: E731
+        tail = (lambda x: None if x is None else x[cut:, ...])      # noqa: E731
+        return self.model.regions[target].context_fit(head(Y), head(A), tail(Y), tail(A))[0]
 
-    def score(self, source: str, target: str, act: dict | None = None) -> Score:
-        """Held-out energy per stimulus that adding ``source -> target`` would remove from ``target``'s context term."""
+    def _arrays(self, target, context, act):
+        """The buffer on the backend: Y (precision-weighted context activity, None without context) and A."""
+        b = self.model.backend
+        Y = b.asarray(np.concatenate([act[s] * p for s, p in context], axis=1)) if context else None
+        return Y, b.asarray(act[target])
+
+    def score(self, source: str, target: str, act: dict | None = None, base: float | None = None) -> Score:
+        """Held-out energy per stimulus that adding ``source -> target`` would remove from ``target``'s context term
+        (``base``: the target's held-out energy with its present context, when already known)."""
         act = self.activity() if act is None else act
-        base, _, _ = self._fit(target, self._context(target), act)
-        with_edge, Y, A = self._fit(target, self._context(target, extra=source), act)
-        _, V = self.model.regions[target].context_fit(Y, A, Y, A)
-        return Score(source, target, base - with_edge, V)
+        base = self._held_out(target, self._context(target), act) if base is None else base
+        context = self._context(target, extra=source)
+        gain = base - self._held_out(target, context, act)
+        Y, A = self._arrays(target, context, act)
+        return Score(source, target, gain, self.model.regions[target].context_fit(Y, A, Y, A)[1])
 
     def worth(self, source: str, target: str, act: dict | None = None) -> float:
         """Held-out energy per stimulus that removing the present edge ``source -> target`` would add."""
         act = self.activity() if act is None else act
-        full, _, _ = self._fit(target, self._context(target), act)
-        without, _, _ = self._fit(target, self._context(target, without=source), act)
-        return without - full
+        return (self._held_out(target, self._context(target, without=source), act)
+                - self._held_out(target, self._context(target), act))
 
     def candidates(self) -> list[tuple[str, str]]:
         """Edges that may be added: region pairs not yet connected either way as input, nor as context."""
@@ -153,7 +158,9 @@ class Rewiring:
             if gain < self.p.min_gain:
                 self._prune(source, target, gain)
                 changed = True
-        scores = [self.score(u, r, act) for u, r in self.candidates()]
+        candidates = self.candidates()
+        base = {r: self._held_out(r, self._context(r), act) for r in {r for _, r in candidates}}
+        scores = [self.score(u, r, act, base[r]) for u, r in candidates]
         self.reviews.append({"batch": self.batches, "scores": {f"{s.source}->{s.target}": round(s.gain, 4)
                                                                for s in scores}})
         best: dict[str, Score] = {}

@@ -59,7 +59,8 @@ class SenseWorld:
                  sound_noise: float = 1.0, sound_size: int = 16):
         self.images, labels = checks.labelled(images, labels, nonempty=True)
         if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
-            raise StimulusError(f"labels must be class indices 0, 1, ... (non-negative integers), got dtype {labels.dtype}")
+            raise StimulusError(f"labels must be class indices 0, 1, ... (non-negative integers), got dtype "
+                                f"{labels.dtype}")
         self.labels = labels.astype(np.int64)
         self.n_causes = int(self.labels.max()) + 1
         if self.n_causes < 2:

@@ -67,7 +67,8 @@ class Params(Strict):
         region = spec.regions.get(self.readout)
         if region is None:
             out.append((f"must name a region, got {self.readout!r} (regions: {', '.join(spec.regions)})", "readout"))
-        elif getattr(region, "recruit", None) is None or region.competition != "softmax" or region.teacher != self.label:
+        elif (getattr(region, "recruit", None) is None or region.competition != "softmax"
+              or region.teacher != self.label):
             out.append((f"region {self.readout!r} must be a softmax region with recruit: and teacher: {self.label} "
                         "(it grows its hypotheses, and the label names them)", "readout"))
         elif self.reserve >= region.recruit.max_hypotheses:
@@ -99,7 +100,8 @@ class Concepts(Experiment):
             X_tr, X_ev, y_tr, y_ev = train_test_split(X_tr, y_tr, test_size=p.validation_size, random_state=self.seed,
                                                       stratify=y_tr)
         return {"X_train": X_tr, "y_train": y_tr, "X_eval": X_ev, "y_eval": y_ev,
-                "split": {"evaluated_on": p.evaluate_on, "test_size": p.test_size, "seed": self.seed, "stratified": True,
+                "split": {"evaluated_on": p.evaluate_on, "test_size": p.test_size, "seed": self.seed,
+                          "stratified": True,
                           **({"validation_size": p.validation_size} if p.evaluate_on == "validation" else {}),
                           "examples": {"train": int(len(y_tr)), p.evaluate_on: int(len(y_ev))}}}
 

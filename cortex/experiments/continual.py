@@ -141,7 +141,8 @@ class Continual(DigitExperiment):
         seen_after = [np.isin(y, [c for t in p.tasks[:i + 1] for c in t]) for i in range(len(p.tasks))]
         first = np.isin(y, p.tasks[0])
         acc = lambda pred, mask: float(np.mean(pred[mask] == y[mask]))   # noqa: E731
-        curves = {name: [acc(pred, m) for pred, m in zip(preds, seen_after)] for name, preds in trained["after"].items()}
+        curves = {name: [acc(pred, m) for pred, m in zip(preds, seen_after)]
+                  for name, preds in trained["after"].items()}
         forgetting = {name: acc(preds[0], first) - acc(preds[-1], first) for name, preds in trained["after"].items()}
         per_task = {name: [[acc(pred, np.isin(y, t)) for t in p.tasks] for pred in preds]
                     for name, preds in trained["after"].items()}
@@ -149,9 +150,9 @@ class Continual(DigitExperiment):
         final["joint"] = acc(trained["joint"], seen_after[-1])
         final["joint_mlp"] = acc(trained["joint_mlp"], seen_after[-1])
         owners = trained["model"].regions[p.readout].owners()
-        model = {k: v for k, v in ((k, final[k]) for k in ("model", "mlp_sequential", "joint"))}
+        first_keys = ("model", "mlp_sequential", "joint")
         return {
-            "final_accuracy": {**model, **{k: v for k, v in final.items() if k not in model}},
+            "final_accuracy": {k: final[k] for k in (*first_keys, *(k for k in final if k not in first_keys))},
             "forgetting": forgetting,
             "accuracy_after_task": curves,
             "task_accuracy": per_task,

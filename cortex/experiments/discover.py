@@ -2,14 +2,16 @@
 
 Sight and sound are driven by one hidden cause, touch by an independent one (:mod:`cortex.stimuli.senses`).
 Each sense's region first learns its own categories with its own teacher. Then an unlabelled stream of
-stimuli is settled and learned from while a :class:`cortex.structure.Rewiring` reviews candidate context edges
-between the regions from their settled activity. On the stream only context weights learn (``stream_learns:
-context``): with ``all``, a weak sense's fields also learn from states its new priors pulled, and with few
-training examples that drift cost more than the edges gave (validation split: sight 0.675 -> 0.703 with
-``all``, -> 0.761 with ``context``, at 800 training stimuli). The right answer is known: sight <-> sound, nothing to or
-from touch, so the discovered edges have a precision and a recall. Recognition (each region's reading of its
-own sense) is measured before the stream, after the same stream without rewiring (the control; with
-``stream_learns: context`` it reads as before), and after it with the discovered edges; the grown graph is written as ``discovered.yaml``.
+stimuli is settled while a :class:`cortex.structure.Rewiring` reviews candidate context edges between the
+regions from their settled activity. The right answer is known: sight <-> sound, nothing to or from touch, so
+the discovered edges have a precision and a recall. Recognition (each region's reading of its own sense) is
+measured before the stream, after the same stream without rewiring (the control) and after it with the
+discovered edges; the grown graph is written as ``discovered.yaml``.
+
+On the stream only context weights learn (``stream_learns: context``; the control then reads as before): with
+``all`` a weak sense's fields also learn from states its new priors pulled, and with few training examples that
+drift cost more than the edges gave (validation split, 800 training stimuli: sight 0.675 -> 0.703 with ``all``,
+-> 0.761 with ``context``).
 """
 from __future__ import annotations
 
@@ -58,7 +60,8 @@ class Params(Strict):
             if sense not in spec.inputs:
                 out.append((f"the graph needs an input named {sense!r} (inputs: {', '.join(spec.inputs)})", "regions"))
             if region not in spec.regions:
-                out.append((f"{sense}: must name a region, got {region!r} (regions: {', '.join(spec.regions)})", "regions"))
+                out.append((f"{sense}: must name a region, got {region!r} (regions: {', '.join(spec.regions)})",
+                            "regions"))
                 continue
             p = spec.regions[region]
             if list(p.inputs) != [sense]:
@@ -67,10 +70,9 @@ class Params(Strict):
                 out.append((f"region {region!r} must have teacher: {label}, an input of 10 values", "labels"))
             elif p.hypotheses != 10:
                 out.append((f"region {region!r} must have 10 hypotheses, one per cause", "regions"))
-        if "sound" in spec.inputs and "sight" in spec.inputs and spec.inputs["sight"].size != 64:
-            out.append(("input 'sight' must have 8x8 = 64 values (a digit)", "regions"))
-        if "touch" in spec.inputs and spec.inputs["touch"].size != 64:
-            out.append(("input 'touch' must have 8x8 = 64 values (a digit)", "regions"))
+        for sense in ("sight", "touch"):
+            if sense in spec.inputs and spec.inputs[sense].size != 64:
+                out.append((f"input {sense!r} must have 8x8 = 64 values (a digit)", "regions"))
         return out
 
 

@@ -1,4 +1,4 @@
-"""Recruited hypotheses: a predictive region grows when no hypothesis explains an input, and shrinks what it does not use.
+"""Recruited hypotheses: a predictive region grows when no hypothesis explains an input, and drops what it does not use.
 
 A region with ``recruit:`` holds its per-hypothesis arrays with a capacity, a multiple of ``chunk``, and an active
 mask; an inactive hypothesis carries an energy penalty (:data:`BIG`) so it never wins, never learns and never
@@ -33,7 +33,6 @@ from pydantic import Field, model_validator
 from cortex.region import Strict
 
 BIG = 1.0e4      # energy penalty of a hypothesis that may not win: exp(-BIG) is exactly 0 in float32 and float64
-KEYS = ("active", "usage", "age", "owner")   # per-hypothesis bookkeeping, kept in the region's weights
 STATS = "growth"                             # (4,): stimuli seen, stimuli in the statistics, mean, variance
 HYPOTHESIS_AXES = {"M": (0,), "F": (0,), "W": (0,), "R": (1,), "V": (1,), "L": (0, 1),
                    "active": (0,), "usage": (0,), "age": (0,), "owner": (0,)}   # where each array counts hypotheses
@@ -64,7 +63,7 @@ class Recruit(Strict):
 
 
 def capacity_for(n: int, chunk: int, most: int) -> int:
-    """The smallest multiple of ``chunk`` that holds ``n`` hypotheses (at least one chunk), but no more than ``most``."""
+    """The smallest multiple of ``chunk`` that holds ``n`` hypotheses (at least one chunk), at most ``most``."""
     return min(most, max(chunk, chunk * math.ceil(n / chunk)))
 
 
@@ -114,7 +113,7 @@ class Growth:
         return BIG * (1.0 - self.w["active"])
 
     def label_penalty(self, labels: np.ndarray):
-        """(B, n) BIG where a hypothesis is inactive or not owned by the stimulus' label (``labels``: (B,) host ints)."""
+        """(B, n) BIG where a hypothesis is inactive or not the stimulus' label's (``labels``: (B,) host ints)."""
         own = (self._host("owner")[None, :] == labels[:, None]) & (self._host("active")[None, :] > 0)
         return self.region.backend.asarray(BIG * (1.0 - own))
 
@@ -322,7 +321,8 @@ class Growth:
             made += 1
             if todo and self.p.threshold is not None:   # stimuli the new hypothesis explains need no other
                 e_new = b.to_numpy(self.solo_energy(_rows(xp, X, todo), j)) / r.d_x
-                todo = [k for k, ek in zip(todo, e_new) if ek > self.p.threshold or (lab is not None and lab[k] != lab[i])]
+                todo = [k for k, ek in zip(todo, e_new)
+                        if ek > self.p.threshold or (lab is not None and lab[k] != lab[i])]
         if self.p.prune_usage:
             act, age, use = self._host("active"), self._host("age"), self._host("usage")
             for j in np.flatnonzero((act > 0) & (age > self.p.min_age) & (use < self.p.prune_usage)):

@@ -1,7 +1,6 @@
 """The three new-concepts experiments as `cortex run` runs them, on reduced runs: continual, concepts, discover."""
 import json
 
-import numpy as np
 import pytest
 import yaml
 
