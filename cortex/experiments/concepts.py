@@ -206,15 +206,11 @@ class Concepts(Experiment):
 
     @staticmethod
     def summary(results: dict) -> str:
-        lines = [f"{'held out':<10}{'recruited':>10}{'purity':>9}{'one-label':>11}{'new class':>11}{'old drop':>10}"]
-        for h, r in results["by_held_out"].items():
-            lines.append(f"{h:<10}{r['hypotheses_recruited']:>10}{r['purity']:>9.3f}{r['one_label_accuracy']:>11.3f}"
-                         f"{r['new_class']['accuracy']:>11.3f}{r['new_class']['old_drop']:>10.3f}")
-        n = results["new_class"]
-        lines.append(f"{'mean':<10}{results['hypotheses_recruited']:>10}{results['purity']:>9.3f}"
-                     f"{results['one_label_accuracy']:>11.3f}{n['accuracy']:>11.3f}{n['old_drop']:>10.3f}"
-                     "   (recruited: the most over the runs)")
-        for name, a in results.get("ablations", {}).items():
-            lines.append(f"{name:<18}{a['hypotheses_recruited']:>2}{a['purity']:>9.3f}{a['one_label_accuracy']:>11.3f}"
-                         f"{a['new_class']['accuracy']:>11.3f}{a['new_class']['old_drop']:>10.3f}")
+        row = lambda name, r: (f"{name:<26}{r['hypotheses_recruited']:>10}{r['purity']:>9.3f}"   # noqa: E731
+                               f"{r['one_label_accuracy']:>11.3f}{r['new_class']['accuracy']:>11.3f}"
+                               f"{r['new_class']['old_drop']:>10.3f}")
+        lines = [f"{'held out':<26}{'recruited':>10}{'purity':>9}{'one-label':>11}{'new class':>11}{'old drop':>10}"]
+        lines += [row(h, r) for h, r in results["by_held_out"].items()]
+        lines.append(row("mean", results) + "   (recruited: the most over the runs)")
+        lines += [row(f"ablation {name}", a) for name, a in results.get("ablations", {}).items()]
         return "\n".join(lines)
