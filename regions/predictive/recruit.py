@@ -27,7 +27,6 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from cortex.region import Strict
@@ -97,7 +96,7 @@ class Growth:
     def w(self) -> dict:
         return self.region.weights
 
-    def _host(self, key) -> np.ndarray:
+    def _host(self, key):
         return self.region.backend.to_numpy(self.w[key])
 
     @property
@@ -112,7 +111,7 @@ class Growth:
         """(n,) BIG for inactive hypotheses, 0 for active ones."""
         return BIG * (1.0 - self.w["active"])
 
-    def label_penalty(self, labels: np.ndarray):
+    def label_penalty(self, labels):
         """(B, n) BIG where a hypothesis is inactive or not the stimulus' label's (``labels``: (B,) host ints)."""
         own = (self._host("owner")[None, :] == labels[:, None]) & (self._host("active")[None, :] > 0)
         return self.region.backend.asarray(BIG * (1.0 - own))
@@ -186,7 +185,7 @@ class Growth:
     def _free_slot(self) -> int | None:
         act = self._host("active")
         if act.sum() < self.limit:
-            free = np.flatnonzero(act == 0)
+            free = (act == 0).nonzero()[0]
             if len(free):
                 return int(free[0])
             if self.region.n < self.p.max_hypotheses:
@@ -201,13 +200,14 @@ class Growth:
         M = r.fields()
         sq = r.xp.sum(M * M, axis=1)
         dist = r.backend.to_numpy(sq[:, None] + sq[None, :] - 2.0 * (M @ r.xp.moveaxis(M, -1, -2)))
-        u = np.maximum(self._host("usage"), 1e-6)
+        u = self._host("usage").clip(min=1e-6)
         own, act = self._host("owner"), self._host("active") > 0
-        D = np.maximum(dist, 0.0) * (u[:, None] * u[None] / (u[:, None] + u[None]))
-        D[~(act[:, None] & act[None]) | (own[:, None] != own[None]) | np.eye(len(D), dtype=bool)] = np.inf
-        if not np.isfinite(D).any():
+        D = dist.clip(min=0.0) * (u[:, None] * u[None] / (u[:, None] + u[None]))
+        D[~(act[:, None] & act[None]) | (own[:, None] != own[None])] = math.inf
+        D[range(len(D)), range(len(D))] = math.inf
+        if D.min() == math.inf:
             return None
-        i, j = np.unravel_index(int(np.argmin(D)), D.shape)
+        i, j = divmod(int(D.argmin()), D.shape[1])
         i, j = (int(i), int(j)) if u[i] >= u[j] else (int(j), int(i))
         self.merge_into(i, j, float(u[i]), float(u[j]))
         self.w["usage"][i] = self.w["usage"][i] + self.w["usage"][j]
@@ -230,12 +230,12 @@ class Growth:
         self.log.append(Event(self.seen, "recruit", j, owner))
         return j
 
-    def add_for_labels(self, X, lab: np.ndarray) -> None:
+    def add_for_labels(self, X, lab) -> None:
         """Every label in the batch that owns no hypothesis recruits one from its stimuli (mean, factors on spread)."""
         xp = self.region.xp
         owned = set(self._host("owner")[self._host("active") > 0].astype(int).tolist())
         for label in sorted(set(lab.tolist()) - owned):
-            rows = _rows(xp, X, np.flatnonzero(lab == label))
+            rows = _rows(xp, X, (lab == label).nonzero()[0])
             m = xp.mean(rows, axis=0)
             spread = None
             if self.region.k and rows.shape[0] > 1:
@@ -250,7 +250,7 @@ class Growth:
         recruiting region's teacher names, it does not clamp)."""
         if teacher is None:
             return self.penalty(), None, None
-        labels = np.argmax(self.region.backend.to_numpy(teacher), axis=1)
+        labels = self.region.backend.to_numpy(teacher).argmax(axis=1)
         self.add_for_labels(X, labels)
         return (self.label_penalty(labels) if self.p.owned else self.penalty()), labels, None
 
@@ -270,25 +270,26 @@ class Growth:
         xp = self.region.xp
         return xp.maximum(1.0 / xp.maximum(self.w["usage"] + xp.sum(a, axis=0), 1.0), floor)[:, None]
 
-    def name_by_examples(self, X, y, activity) -> np.ndarray:
+    def name_by_examples(self, X, y, activity):
         """Owner of every active hypothesis: the label of the example it explains best (``activity`` (N, n) host, as
         settled; among equal activities the example of lowest energy under the hypothesis alone)."""
         r, b = self.region, self.region.backend
-        y = np.asarray(y)
-        Xd = b.asarray(np.asarray(X))
-        names = np.full(r.n, -1, dtype=np.int64)
-        for j in np.flatnonzero(self._host("active") > 0):
-            e = b.to_numpy(self.solo_energy(Xd, int(j)))
-            names[j] = y[np.lexsort((e, -np.asarray(activity)[:, j]))[0]]
-        self.w["owner"] = b.asarray(names.astype(np.float64))
-        return names
+        Xd = b.asarray(X)
+        names = self._host("owner") * 0.0 - 1.0
+        for j in (self._host("active") > 0).nonzero()[0]:
+            col = activity[:, j]
+            top = (col == col.max()).nonzero()[0]               # the examples it explains best ...
+            e = b.to_numpy(self.solo_energy(_rows(r.xp, Xd, top), int(j)))
+            names[j] = y[top[e.argmin()]]                       # ... and of those the one it predicts best
+        self.w["owner"] = b.asarray(names)
+        return names.astype("int64")
 
     # ----- after each learning update ----------------------------------------------------------
-    def _unexplained(self, e_win) -> np.ndarray:
+    def _unexplained(self, e_win):
         """(B,) host bool: stimuli whose winner's energy per input element counts as unexplained; updates the stats."""
-        e = self.region.backend.to_numpy(e_win).astype(np.float64) / self.region.d_x
+        e = self.region.backend.to_numpy(e_win).astype("float64") / self.region.d_x
         seen, n, mean, var = (float(v) for v in self._host(STATS))
-        out = np.zeros(len(e), dtype=bool)
+        out = e != e                                    # all False
         if self.p.threshold is not None:
             out |= e > self.p.threshold
         if self.p.surprise is not None and seen >= self.p.warmup and n:
@@ -298,10 +299,10 @@ class Growth:
         d = float(e.mean()) - mean
         mean += rate * d
         var = (1.0 - rate) * (var + rate * d * d) + rate * float(e.var())
-        self.w[STATS][...] = self.region.backend.asarray(np.array([seen + len(e), n, mean, var]))
+        self.w[STATS][...] = self.region.backend.asarray([seen + len(e), n, mean, var])
         return out
 
-    def after_learn(self, X, e_win, a, labels: np.ndarray | None = None) -> None:
+    def after_learn(self, X, e_win, a, labels=None) -> None:
         """Usage and age, then recruitment and pruning (``e_win`` (B,) winners' energies, ``a`` (B, n) activity,
         ``labels`` (B,) host ints of a teacher)."""
         r, xp, b, w = self.region, self.region.xp, self.region.backend, self.w
@@ -311,7 +312,7 @@ class Growth:
         bad = self._unexplained(e_win)
         e = b.to_numpy(e_win) / r.d_x
         lab = labels
-        todo = sorted(np.flatnonzero(bad).tolist(), key=lambda i: -e[i])
+        todo = sorted(bad.nonzero()[0].tolist(), key=lambda i: -e[i])
         made = 0
         while todo and made < self.p.per_batch:
             i = todo.pop(0)
@@ -325,7 +326,7 @@ class Growth:
                         if ek > self.p.threshold or (lab is not None and lab[k] != lab[i])]
         if self.p.prune_usage:
             act, age, use = self._host("active"), self._host("age"), self._host("usage")
-            for j in np.flatnonzero((act > 0) & (age > self.p.min_age) & (use < self.p.prune_usage)):
+            for j in ((act > 0) & (age > self.p.min_age) & (use < self.p.prune_usage)).nonzero()[0]:
                 if self.count() > 1:
                     self._retire(int(j), "prune")
         self.history.append((self.seen, self.count()))
@@ -333,18 +334,18 @@ class Growth:
 
 def _rows(xp, X, rows):
     """The rows ``rows`` (host ints) of the backend array X."""
-    return xp.take(X, xp.asarray(np.asarray(rows, dtype=np.int64)), axis=0)
+    return xp.take(X, xp.asarray([int(i) for i in rows]), axis=0)
 
 
-def active_indices(region) -> np.ndarray:
+def active_indices(region):
     """Host indices of ``region``'s hypotheses in use (all of them without ``recruit``)."""
     if region.growth is None:
-        return np.arange(region.n)
-    return np.flatnonzero(region.backend.to_numpy(region.weights["active"]) > 0)
+        return region.backend.to_numpy(region.xp.arange(region.n))
+    return (region.backend.to_numpy(region.weights["active"]) > 0).nonzero()[0]
 
 
-def owners(region) -> np.ndarray:
+def owners(region):
     """(n,) host ints: the label each hypothesis of ``region`` stands for (-1: none); without ``recruit``, its index."""
     if region.growth is None:
-        return np.arange(region.n)
-    return region.backend.to_numpy(region.weights["owner"]).astype(np.int64)
+        return region.backend.to_numpy(region.xp.arange(region.n))
+    return region.backend.to_numpy(region.weights["owner"]).astype("int64")
