@@ -36,6 +36,7 @@ class Params(StreamParams):
     bar_graph: str | None = None
     digits_graph: str | None = None
     label: str = "label"
+    test_frames: int = Field(48, ge=4)
     clip: int = Field(8, ge=3)
     speeds: list[int] = Field([1, 2], min_length=1)
     skip: int = Field(2, ge=1)

@@ -26,7 +26,6 @@ class StreamParams(Strict):
     stimulus: str = "retina"
     streams: int = Field(32, ge=1, le=4096)
     train_frames: int = Field(600, ge=2)
-    test_frames: int = Field(48, ge=4)
     evaluate_on: Literal["test", "validation"] = "test"
 
     def check(self, spec):
@@ -57,7 +56,7 @@ class StreamExperiment(Experiment):
     def splits(self, data: dict) -> dict:
         p = self.p
         return {"evaluated_on": p.evaluate_on, "seed": self.seed, "streams": p.streams,
-                "frames": {"train": p.train_frames, p.evaluate_on: p.test_frames},
+                "frames": {"train": p.train_frames, **({p.evaluate_on: p.test_frames} if hasattr(p, "test_frames") else {})},
                 "figures_from": f"every figure is measured on fresh {p.evaluate_on} streams (their own seed), after "
                                 f"online learning from the training stream"}
 
