@@ -70,7 +70,7 @@ class Sequence(StreamExperiment):
 
     def _spec(self, task: str):
         """The graph of ``task``: this one, or the shipped graph / file the block names, with this run's seed."""
-        from cortex import graph_path
+        from cortex.shipped import graph_path
         from cortex.spec import load_spec, spec_from_dict
 
         name = getattr(self.p, f"{task}_graph")

@@ -82,7 +82,7 @@ class StreamResult:
         for name, v in self.input_forecast.items():
             data[f"{name}_forecast"] = (("frame", "stream", f"{name}_value"), v.reshape(F, B, -1),
                                         {"long_name": f"what the regions explaining {name} predicted it would be"})
-        from cortex import __version__
+        from cortex._version import __version__
 
         return xr.Dataset(data, coords=coords, attrs={"frames": F, "cortex_version": __version__, **(attrs or {})})
 
