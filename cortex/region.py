@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from .registry import Registry
-from .units import StepsOrTime, is_clocked
+from .units import steps_or_time
 
 
 class Strict(BaseModel):
@@ -42,14 +42,7 @@ class Adaptation(Strict):
     number of steps, per frame of a stream when it is a time (``tau: 2 s``, with the graph's ``time.frame``)."""
 
     strength: float = Field(0.0, ge=0)
-    tau: StepsOrTime = 20.0
-
-    @field_validator("tau")
-    @classmethod
-    def _at_least_one_step(cls, value):
-        if not is_clocked(value) and value < 1:
-            raise ValueError(f"must be at least 1 settling step (or a time with a unit, e.g. '2 s'), got {value:g}")
-        return value
+    tau: steps_or_time(1.0) = 20.0
 
 
 class RegionParams(Strict):

@@ -107,17 +107,23 @@ PositiveRate = quantity("rate", gt=0)
 _positive_time = _checker("time", gt=0.0, ge=None)
 
 
-def _steps_or_time(value):
-    """A number (settling steps) passes as a float; text must be a positive time with a unit."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+def steps_or_time(minimum: float = 0.0):
+    """A pydantic field type: a number of settling steps (at least ``minimum``) or a positive time with a unit."""
+    def check(value):
+        if isinstance(value, str):
+            return _positive_time(value)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise UnitError("expected a number of settling steps (e.g. 200) or a time with a unit (e.g. '2 s')")
+        if value < minimum:
+            raise UnitError(f"must be at least {minimum:g} settling steps (or a time with a unit, e.g. '2 s'), "
+                            f"got {value:g}")
         return float(value)
-    if isinstance(value, str):
-        return _positive_time(value)
-    raise UnitError("expected a number of settling steps (e.g. 200) or a time with a unit (e.g. '2 s')")
+    return Annotated[float | str, BeforeValidator(check),
+                     WithJsonSchema({"description": f"settling steps (a number >= {minimum:g}) or a time with a "
+                                                    "unit, e.g. '2 s'"})]
 
 
-StepsOrTime = Annotated[float | str, BeforeValidator(_steps_or_time),
-                        WithJsonSchema({"description": "settling steps (a number) or a time with a unit, e.g. '2 s'"})]
+StepsOrTime = steps_or_time(0.0)
 
 
 def is_clocked(value) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from cortex.region import Adaptation, Competition, ErrorKind, RegionParams
 from cortex.units import StepsOrTime, is_clocked
@@ -33,13 +33,6 @@ class Params(RegionParams):
     first_guess: bool = True
     normalize: bool = True
     init_scale: float = Field(0.1, gt=0)
-
-    @field_validator("noise_tau")
-    @classmethod
-    def _not_negative(cls, value):
-        if not is_clocked(value) and value < 0:
-            raise ValueError(f"must be >= 0 settling steps (or a time with a unit, e.g. '500 ms'), got {value:g}")
-        return value
 
     def clocked(self) -> bool:
         """Whether fatigue or slow noise count physical time (move per frame) rather than settling steps."""
