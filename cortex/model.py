@@ -195,7 +195,7 @@ class Model:
             raise StimulusError("past frames must be SettleResults of a model with this graph (same regions and sizes)")
         if result._device.batch != batch:
             raise StimulusError(f"a past frame has batch {result._device.batch} but the stimuli have batch {batch}")
-        return {c.name: st.a for c, st in zip(compiled, states)}
+        return {**result._device.inputs, **{c.name: st.a for c, st in zip(compiled, states)}}
 
     def _prepare(self, stimuli: dict, absent: frozenset = frozenset(), batch_hint: int | None = None):
         """Check names, shapes and values of the stimuli; move them to the backend, flattened to (batch, size).

@@ -31,7 +31,7 @@ class StreamResult:
         (``forecast=True``; for :meth:`~cortex.stream.Stream.forecast` the same as ``prediction``).
     forecast_error : region -> (F, batch) mean squared X - forecast: the surprise each frame brought.
     input_forecast : input -> (F, batch, *shape) what the regions that explain the input predicted it would be,
-        averaged over them (frames with ``forecast=True``, and every frame of a forecast).
+        averaged over them (before each frame with ``forecast=True``; every frame of a :meth:`~cortex.stream.Stream.forecast`).
     """
 
     frames: np.ndarray

@@ -127,17 +127,18 @@ class Stream:
         self.history = self.history.copy()
         try:
             rec = Recorder(self.backend, set(self.record) & {"activity", "prediction", "energy", "input_forecast"})
-            zeros = {name: self.backend.zeros((self.batch, self.sizes.get(name) or math.prod(self.shapes[name])))
-                     for name in self.sensors}
+            zeros = {name: self.backend.zeros((self.batch, math.prod(self.shapes[name]))) for name in self.sensors}
             options = replace(self.options, noise=noise and self.options.noise)
             for _ in range(k):
-                self._frame(dict(zeros), {}, frozenset(self.sensors), False, False, rec, options=options)
+                self._frame(dict(zeros), {}, frozenset(self.sensors), False, False, rec, options=options, rollout=True)
             return rec.result(self.shapes, self.frame_seconds)
         finally:
             self.states, self._last, self.history, self.frame = saved
 
     # ----- one frame ---------------------------------------------------------------------------------
-    def _frame(self, inputs, teachers, absent, learn, forecast, rec, options=None) -> None:
+    def _frame(self, inputs, teachers, absent, learn, forecast, rec, options=None, rollout=False) -> None:
+        """One frame (see the module docstring); ``rollout``: a frame of :meth:`forecast`, whose settled predictions
+        of the inputs are what it records as ``input_forecast``."""
         model, b, xp = self.model, self.backend, self.backend.xp
         compiled = model.compiled
         past = self.history.frames()
@@ -167,17 +168,17 @@ class Stream:
             if st.pred is None:
                 continue
             rec.add("prediction", c.name, st.pred)
+            if expected is not None:
+                rec.add("forecast", c.name, expected[j])
             if rec.wants("prediction_error") or (expected is not None and rec.wants("forecast_error")):
                 X = compiled.inputs_of(j, device)[0]
                 mask = compiled.present(j, absent)
                 rec.add("prediction_error", c.name, _mse(xp, X, st.pred, mask))
                 if expected is not None:
-                    rec.add("forecast", c.name, expected[j])
                     rec.add("forecast_error", c.name, _mse(xp, X, expected[j], mask))
-        if absent and not forecast and rec.wants("input_forecast"):
+        if rollout:
             for name, value in self._input_predictions(settled).items():
-                if name in absent:
-                    rec.add("input_forecast", name, value)
+                rec.add("input_forecast", name, value)
         self._push(device, inputs, absent, settled)
         self.states, self._last = device.states, device
         self.frame += 1
@@ -276,7 +277,7 @@ def _mse(xp, X, P, mask):
     D *= D
     if mask is None:
         return xp.mean(D, axis=-1)
-    total = float(xp.sum(mask)) if mask is not None else 0.0
+    total = float(xp.sum(mask))
     if total == 0.0:
         return xp.full((X.shape[0],), float("nan"), dtype=X.dtype)
     return xp.sum(D * mask, axis=-1) / total

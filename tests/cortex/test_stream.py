@@ -185,10 +185,14 @@ settle: {steps: 2}
 """
     model = Model(load_spec(text=text))
     x = np.arange(5 * 1 * 3, dtype=np.float32).reshape(5, 1, 3)
-    stream = model.stream(noise=False)
+    stream = model.stream(noise=False, carry="slow")
     stream.run({"retina": x})
     X, _ = model.compiled.inputs_of(0, stream._last)
     np.testing.assert_array_equal(X[0], np.concatenate([x[4, 0], x[2, 0]]))
+    # by hand, past= carries the stimuli too: the same window, the same settled state
+    r = [model.settle({"retina": x[t]}, noise=False) for t in range(4)]
+    by_hand = model.settle({"retina": x[4]}, past=[r[2], r[3]], noise=False)   # oldest first
+    np.testing.assert_allclose(by_hand.activity["M"], stream.states[0].a, rtol=1e-6)
 
 
 # ----- state carried across frames ------------------------------------------------------------------------
@@ -290,3 +294,13 @@ def test_streams_run_on_the_array_api_too():
     strict = Model(spec, backend="array_api_strict").run_stream({"retina": x}, learn=True)
     np.testing.assert_allclose(strict.activity["V1"], ref.activity["V1"], rtol=1e-4, atol=1e-5)
     assert cortex.Model is Model
+
+
+def test_a_frame_without_its_input_is_filled_in_from_context():
+    model, P = trained_cycle()
+    _, idx, _, _ = cyclic_frames(5, 4, seed=6)
+    gone = [False, False, True, False, False]
+    res = model.stream(batch=4, noise=False).run({"retina": P[idx]}, absent={"retina": gone})
+    assert np.isnan(res.prediction_error["S"][2]).all() and np.isfinite(res.prediction_error["S"][[0, 1, 3, 4]]).all()
+    assert (nearest(P, res.prediction["S"][2]) == idx[2]).all()      # the missing frame, predicted
+    assert (res.winners("S")[3:] == idx[3:]).all()                   # and the stream goes on as if it had been seen
