@@ -78,7 +78,7 @@ class HighOrder(StreamExperiment):
 
         p = self.p
         size = self.spec.inputs[p.stimulus].shape[0]
-        train = high_order(p.streams, p.train_frames, self.rng(1, 0), p.sequences)
+        train = high_order(p.streams, p.train_frames, self.train_rng(0), p.sequences)
         test = high_order(p.streams, p.test_frames, self.eval_rng(0), p.sequences)
         patterns = symbol_patterns(len(train.alphabet), self.rng(0), size=size, on=p.pixels_on)
         return {"train": train, "test": test, "patterns": patterns, "size": size}

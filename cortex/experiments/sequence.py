@@ -25,9 +25,6 @@ from pydantic import Field, field_validator
 from . import register
 from .streams import StreamExperiment, StreamParams, next_frame_errors, without_context_learning
 
-TASKS = ("bar", "digits")
-
-
 class Params(StreamParams):
     """The ``experiment:`` block of a next-frame prediction graph."""
 
@@ -90,7 +87,7 @@ class Sequence(StreamExperiment):
             spec = self._spec("bar")
             size = spec.inputs[p.stimulus].shape[0]
             make = lambda n, rng: moving_bars(p.streams, n, rng, size=size, clip=p.clip, speeds=p.speeds)  # noqa: E731
-            train, test = make(p.train_frames, self.rng(1, 0)), make(p.test_frames, self.eval_rng(0))
+            train, test = make(p.train_frames, self.train_rng(0)), make(p.test_frames, self.eval_rng(0))
             out["bar"] = {"spec": spec, "train": {p.stimulus: train.frames}, "frames": test.frames,
                           "scored": test.phase >= p.skip, "mean_frame": train.frames.mean(axis=(0, 1)).ravel(),
                           "shape": (size, size)}
@@ -98,7 +95,7 @@ class Sequence(StreamExperiment):
             spec = self._spec("digits")
             X_tr, y_tr, X_ev, y_ev = self._digits()
             eye = np.eye(spec.inputs[p.label].size, dtype=np.float32)
-            train = digit_cycle(X_tr, y_tr, p.streams, p.digits_train_frames, self.rng(1, 1), p.order)
+            train = digit_cycle(X_tr, y_tr, p.streams, p.digits_train_frames, self.train_rng(1), p.order)
             test = digit_cycle(X_ev, y_ev, p.streams, p.test_frames, self.eval_rng(1), p.order)
             scored = np.zeros(test.labels.shape, dtype=bool)
             scored[p.skip:] = True

@@ -42,6 +42,10 @@ class StreamParams(Strict):
 class StreamExperiment(Experiment):
     """An experiment on streams of frames (see the module docstring)."""
 
+    def train_rng(self, *keys: int) -> np.random.Generator:
+        """The Generator of the training streams."""
+        return self.rng(TRAIN, *keys)
+
     def eval_rng(self, *keys: int) -> np.random.Generator:
         """The Generator of the evaluation streams of the split ``evaluate_on`` names."""
         return self.rng(TEST if self.p.evaluate_on == "test" else VALIDATION, *keys)

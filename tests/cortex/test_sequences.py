@@ -1,7 +1,6 @@
 """The stream experiments as `cortex run sequence`, `high_order`, `oddball` and `rivalry_stream` run them, reduced."""
 import json
 
-import numpy as np
 import pytest
 
 import cortex
