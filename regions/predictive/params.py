@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from cortex.region import Adaptation, Competition, ErrorKind, RegionParams
+from cortex.units import StepsOrTime, is_clocked
 
 
 class Params(RegionParams):
@@ -28,10 +29,14 @@ class Params(RegionParams):
     lr_recognition: float | None = Field(None, ge=0)
     adaptation: Adaptation = Adaptation()
     noise: float = Field(0.0, ge=0)
-    noise_tau: float = Field(0.0, ge=0)
+    noise_tau: StepsOrTime = 0.0
     first_guess: bool = True
     normalize: bool = True
     init_scale: float = Field(0.1, gt=0)
+
+    def clocked(self) -> bool:
+        """Whether fatigue or slow noise count physical time (move per frame) rather than settling steps."""
+        return is_clocked(self.adaptation.tau) or is_clocked(self.noise_tau)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -52,8 +57,9 @@ KNOWN_FIELDS = frozenset({
 
 
 def fast_path_knows(params) -> bool:
-    """Whether the fast paths implement every parameter of ``params``."""
-    return set(type(params).model_fields) <= KNOWN_FIELDS
+    """Whether the fast paths implement every parameter of ``params`` (not the per-frame clock: a region whose
+    fatigue or slow noise count physical time steps through its own methods)."""
+    return set(type(params).model_fields) <= KNOWN_FIELDS and not params.clocked()
 
 
 @dataclass
