@@ -4,6 +4,7 @@ Every user mistake ends with a one-paragraph message and exit status 2, never a 
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -167,16 +168,34 @@ def list_graphs():
         click.echo(f"{name:<16}{graph_path(name)}")
 
 
+def _original_stderr() -> int | None:
+    """A duplicate of the process's stderr as the command starts, before any library redirects file descriptor 2
+    (brian2 points it at a log file while it compiles, in its own thread, so a message written then would vanish)."""
+    try:
+        return os.dup(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):   # no real file behind sys.stderr (e.g. captured in a test)
+        return None
+
+
+def _say(fd: int | None, line: str) -> None:
+    if fd is None:
+        click.echo(line, err=True)
+        return
+    sys.stderr.flush()
+    os.write(fd, (line + "\n").encode())
+
+
 class _Stopped(Exception):
     """A run ended by a signal, carried past click (which would turn a KeyboardInterrupt into a bare Abort)."""
 
 
 def main(argv=None):
     """Entry point: user errors become a message and exit 2; SIGINT / SIGTERM one line and exit 130 / 143."""
+    stderr = _original_stderr()
     try:
         cli.main(args=argv, prog_name="cortex", standalone_mode=False, auto_envvar_prefix=PREFIX)
     except _Stopped as exc:
-        click.echo(str(exc.args[0]), err=True)
+        _say(stderr, str(exc.args[0]))
         if "brian2" in sys.modules:   # its objects, dropped mid-run, would warn at exit that no network used them
             import logging
             logging.getLogger("brian2").setLevel(logging.ERROR)

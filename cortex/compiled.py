@@ -74,11 +74,11 @@ def gather(backend, links, d, batch, inputs, states, index, past):
 
 
 def _source(backend, link, batch, inputs, states, index, past):
-    if link.is_input:
-        return inputs[link.source]
-    if link.delay:
+    if link.delay:     # a past frame of a region or of a sensor input (None before the stream has one)
         frame = past[-link.delay] if len(past) >= link.delay else None
         return None if frame is None else frame[link.source]
+    if link.is_input:
+        return inputs[link.source]
     st = states[index[link.source]]
     if st is None:   # not started yet during the first feed-forward sweep: no activity
         return backend.zeros((batch, link.stop - link.start))
@@ -109,6 +109,8 @@ class CompiledGraph:
                            tuple(context_of[n]), d_x=sum(l.stop - l.start for l in ins[n]),
                            d_y=sum(l.stop - l.start for l in ctx[n]))
             for n in names)
+        self._absent: frozenset = frozenset()
+        self._masks: dict = {}
         self.up = [self.index[n] for n in bottom_up_order(graph)]
         self.down = self.up[::-1]
         self.reschedule(group)
@@ -117,6 +119,32 @@ class CompiledGraph:
         """Rebuild the schedule (after regions were replaced or changed shape; ``group`` as in ``Model``)."""
         self.group = self.group if group is None else group
         self.schedule = build_schedule(self.regions, self.index, self.down, self.backend, group=self.group)
+
+    def mask_inputs(self, absent: frozenset) -> None:
+        """Tell every region which of its input columns have no evidence (sensor inputs in ``absent``, undelayed;
+        a delayed link reads the past frame, which is there). Regions reading none of them are told all is present."""
+        if absent == self._absent:
+            return
+        masks = self._masks.get(absent)
+        if masks is None:
+            masks = self._masks[absent] = [self._present(c, absent) for c in self.regions]
+        for c, mask in zip(self.regions, masks):
+            c.region.mask_inputs(mask)
+        self._absent = absent
+
+    def present(self, j: int, absent: frozenset):
+        """Region j's (d_X,) mask of input columns with evidence when ``absent`` inputs are missing (None: all)."""
+        masks = self._masks.get(absent)
+        return masks[j] if masks is not None else self._present(self.regions[j], absent)
+
+    def _present(self, c: CompiledRegion, absent: frozenset):
+        off = [link for link in c.in_links if link.is_input and not link.delay and link.source in absent]
+        if not off:
+            return None
+        mask = [1.0] * c.d_x
+        for link in off:
+            mask[link.start:link.stop] = [0.0] * (link.stop - link.start)
+        return self.backend.asarray(mask)
 
     def __len__(self) -> int:
         return len(self.regions)

@@ -1,7 +1,8 @@
 """The region graph as a ``networkx.DiGraph``, and the graph questions settling needs (pure functions).
 
 Nodes are inputs and regions (attribute ``type``: ``input`` or ``region``, ``size``, and the region's
-parameters); edges are connections with ``role``, ``delay`` and ``precision``. Users may query, draw
+parameters); edges are connections with ``role``, ``delay`` and ``precision`` (several connections between one pair, e.g.
+delays 1, 2 and 3, are one edge whose ``delays`` lists them all, ``delay`` the shortest). Users may query, draw
 and export this graph; the build reads its order from here.
 """
 from __future__ import annotations
@@ -19,6 +20,13 @@ def build_graph(spec: NetworkSpec) -> nx.DiGraph:
     for name, params in spec.regions.items():
         g.add_node(name, type="region", size=params.hypotheses, **params.model_dump(exclude={"inputs"}))
     for c in spec.edges():
+        if g.has_edge(c.source, c.target):   # one edge per pair: connections with other delays or roles merge into it
+            d = g.edges[c.source, c.target]
+            d["delays"] = sorted(set(d.get("delays", [d["delay"]])) | {c.delay})
+            d["delay"] = d["delays"][0]
+            if c.role == "input":
+                d["role"], d["precision"] = "input", c.precision
+            continue
         g.add_edge(c.source, c.target, role=c.role, delay=c.delay, precision=c.precision)
     return g
 

@@ -74,6 +74,8 @@ class Model:
             regions[name] = region_kinds.get(params.kind)(name, params, self.backend, *sources,
                                                           rng=self.backend.rng(0, i))
             self._noise.append(self.backend.rng(1, i))
+        for region in regions.values():
+            region.set_frame(spec.time.frame_seconds)
         self.compiled = CompiledGraph(spec, self.graph, regions, self.backend, group=group)
         """The graph compiled to flat indices and its settle schedule (for tests, benchmarks and new kinds)."""
         self._owner = _Owner()
@@ -91,7 +93,8 @@ class Model:
         return list(self._noise)
 
     def settle(self, stimuli: dict, steps: int | None = None, *, rate: float | None = None, tol: float | None = None,
-               record: bool = False, noise: bool = True, past: list | None = None) -> SettleResult:
+               record: bool = False, noise: bool = True, past: list | None = None,
+               absent: tuple | list | set = ()) -> SettleResult:
         """Settle a batch of stimuli into an interpretation.
 
         Parameters
@@ -101,13 +104,33 @@ class Model:
         steps, rate, tol : override the spec's ``settle`` block; ``steps=0`` returns the feed-forward first guess.
         record : keep every region's activity at every step in ``result.trace``.
         noise : ``False`` turns the regions' noise off for this call (e.g. for a deterministic test read-out).
-        past : earlier frames' ``SettleResult``s, oldest first, feeding connections with ``delay``.
+        past : earlier frames' ``SettleResult``s, oldest first, feeding connections with ``delay`` (at least as many
+            as the longest delay; a stream, :meth:`stream`, keeps them for you). Delayed inputs read the stimuli
+            those results were settled on.
+        absent : inputs without evidence in this call (leave them out of ``stimuli``): their columns add no error
+            term, so each region that reads them settles on its other inputs and its context, and its prediction
+            there is a forecast.
         """
-        options = self.options(steps, rate=rate, tol=tol, record=record, noise=noise)
-        inputs, teachers = self._prepare(stimuli)
+        options = self.options(steps, rate=rate, tol=tol, record=record, noise=noise, absent=absent)
+        past = list(past or [])
+        hint = past[-1]._device.batch if past and isinstance(past[-1], SettleResult) and past[-1]._device else None
+        inputs, teachers = self._prepare(stimuli, options.absent, hint)
         batch = next(iter((inputs or teachers).values())).shape[0]
-        past_frames = [self._frame(r, batch) for r in (past or [])]
-        run = self.settler.run(inputs, teachers, past_frames, options)
+        longest = max(self.spec.delays().values(), default=0)
+        if past and len(past) < longest:
+            raise StimulusError(
+                f"past holds {len(past)} frame(s) but this graph reads up to {longest} frames back "
+                f"({self._longest_edge()}); pass at least {longest} earlier SettleResults, oldest first, or settle "
+                f"frame after frame with model.stream(), which keeps them")
+        past_frames = [self._frame(r, batch) for r in past]
+        return self._result(self.settler.run(inputs, teachers, past_frames, options))
+
+    def _longest_edge(self) -> str:
+        c = max((c for c in self.spec.connections if c.delay), key=lambda c: c.delay)
+        return f"{c.source} -> {c.target}, delay {c.delay}"
+
+    def _result(self, run) -> SettleResult:
+        """A settle call's device outcome as a host :class:`SettleResult`."""
         b = self.backend
         energy = b.to_numpy(run.per_step)
         names = self.compiled.names
@@ -119,26 +142,51 @@ class Model:
             stimulus_energy=b.to_numpy(run.final),
             steps=energy.shape[0], converged=run.converged,
             trace=({n: np.stack([b.to_numpy(frame[j]) for frame in run.trace]) for j, n in enumerate(names)}
-                   if record else None),
+                   if run.trace is not None else None),
             _device=run.device, _backend=b)
 
     def options(self, steps: int | None = None, *, rate: float | None = None, tol: float | None = None,
-                record: bool = False, noise: bool = True) -> SettleOptions:
+                record: bool = False, noise: bool = True, absent=()) -> SettleOptions:
         """The :class:`~cortex.settle.SettleOptions` of a call: the spec's ``settle`` block, overridden."""
         s = self.spec.settle
+        absent = frozenset([absent] if isinstance(absent, str) else absent)
+        unknown = sorted(absent - set(self.spec.inputs))
+        if unknown:
+            raise StimulusError(f"absent names unknown input(s) {unknown}; this graph's inputs are {sorted(self.spec.inputs)}")
         return SettleOptions(steps=s.steps if steps is None else int(steps), rate=s.rate if rate is None else float(rate),
                              tol=s.tol if tol is None else float(tol), check_every=s.check_every, record=record,
-                             noise=noise)
+                             noise=noise, absent=absent)
+
+    def stream(self, batch: int | None = None, **options):
+        """A :class:`cortex.stream.Stream`: frames settled one after another with each region's state and the
+        delayed edges' past frames carried inside it (``options`` as for :class:`~cortex.stream.Stream`)."""
+        from .stream import Stream
+
+        return Stream(self, batch=batch, **options)
+
+    def run_stream(self, frames: dict, *, learn: bool = False, forecast: bool = False, absent=None,
+                   progress: bool = False, **options):
+        """Settle ``frames`` (input name -> (frames, batch, *shape)) frame after frame from a fresh stream, learning
+        online after every frame when ``learn``; returns a :class:`cortex.stream.StreamResult` with a frame axis.
+        ``forecast``, ``absent`` and ``progress`` as for :meth:`cortex.stream.Stream.run`, ``options`` as for the
+        :class:`~cortex.stream.Stream` (``steps``, ``noise``, ``carry``, ``record``, ...)."""
+        return self.stream(**options).run(frames, learn=learn, forecast=forecast, absent=absent, progress=progress)
 
     def learn(self, result: SettleResult) -> None:
         """One online, local synaptic update of every region from a settled batch."""
         if not isinstance(result, SettleResult) or not result.settled_by(self._owner):
             raise StimulusError("learn() needs a SettleResult returned by this model's settle()")
-        d = result._device
+        self._learn(result._device)
+
+    def _learn(self, d: DeviceState) -> None:
+        self.compiled.mask_inputs(d.absent)     # absent inputs teach nothing
         sizes = [c.region.n for c in self.compiled.regions]
-        for j, c in enumerate(self.compiled.regions):
-            if c.region.plastic():
-                c.region.learn(d.states[j], *self.compiled.inputs_of(j, d))
+        try:
+            for j, c in enumerate(self.compiled.regions):
+                if c.region.plastic():
+                    c.region.learn(d.states[j], *self.compiled.inputs_of(j, d))
+        finally:
+            self.compiled.mask_inputs(frozenset())
         if sizes != [c.region.n for c in self.compiled.regions]:   # a region grew (recruit:): new blocks for it
             self.compiled.reschedule()
 
@@ -150,10 +198,11 @@ class Model:
             raise StimulusError("past frames must be SettleResults of a model with this graph (same regions and sizes)")
         if result._device.batch != batch:
             raise StimulusError(f"a past frame has batch {result._device.batch} but the stimuli have batch {batch}")
-        return {c.name: st.a for c, st in zip(compiled, states)}
+        return {**result._device.inputs, **{c.name: st.a for c, st in zip(compiled, states)}}
 
-    def _prepare(self, stimuli: dict):
-        """Check names, shapes and values of the stimuli; move them to the backend, flattened to (batch, size)."""
+    def _prepare(self, stimuli: dict, absent: frozenset = frozenset(), batch_hint: int | None = None):
+        """Check names, shapes and values of the stimuli; move them to the backend, flattened to (batch, size).
+        Absent inputs get zeros (their columns carry no evidence)."""
         if not isinstance(stimuli, dict):
             raise StimulusError(f"stimuli must be a dict of input name -> array, got {type(stimuli).__name__}")
         teacher_names = {c.teacher for c in self.compiled.regions if c.teacher}
@@ -161,9 +210,13 @@ class Model:
         unknown = sorted(set(stimuli) - known)
         if unknown:
             raise StimulusError(f"unknown input(s) {unknown}; this graph's inputs are {sorted(known)}")
-        missing = sorted(known - teacher_names - set(stimuli))
+        both = sorted(absent & set(stimuli))
+        if both:
+            raise StimulusError(f"input(s) {both} are given and also named absent; leave absent inputs out")
+        missing = sorted(known - teacher_names - set(stimuli) - absent)
         if missing:
-            raise StimulusError(f"missing stimuli for input(s) {missing}")
+            raise StimulusError(f"missing stimuli for input(s) {missing}; name them in absent=[...] to settle "
+                                f"without them (their prediction is then a forecast from context)")
         inputs, teachers, batch = {}, {}, None
         for name, value in stimuli.items():
             shape = tuple(self.spec.inputs[name].shape)
@@ -182,6 +235,12 @@ class Model:
                 raise StimulusError(f"input {name!r} has batch {arr.shape[0]} but other inputs have {batch}")
             batch = arr.shape[0]
             (teachers if name in teacher_names else inputs)[name] = self.backend.asarray(arr)
+        batch = batch if batch is not None else batch_hint
+        for name in sorted(absent - teacher_names):
+            if batch is None:
+                raise StimulusError("every input is absent and no past frame says the batch: give past=[...], or "
+                                    "settle frame after frame with model.stream(), whose forecast() knows it")
+            inputs[name] = self.backend.zeros((batch, self.spec.inputs[name].size))
         return inputs, teachers
 
     def sensor_fields(self, region: str) -> tuple[np.ndarray, str]:

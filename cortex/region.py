@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from .registry import Registry
+from .units import steps_or_time
 
 
 class Strict(BaseModel):
@@ -37,10 +38,11 @@ class Strict(BaseModel):
 
 
 class Adaptation(Strict):
-    """Slow fatigue of active hypotheses: h <- h + (strength * a - h) / tau."""
+    """Slow fatigue of active hypotheses: h <- h + (strength * a - h) / tau, per settling step when ``tau`` is a
+    number of steps, per frame of a stream when it is a time (``tau: 2 s``, with the graph's ``time.frame``)."""
 
     strength: float = Field(0.0, ge=0)
-    tau: float = Field(20.0, ge=1)
+    tau: steps_or_time(1.0) = 20.0
 
 
 class RegionParams(Strict):
@@ -157,6 +159,37 @@ class RegionKind(abc.ABC):
     @abc.abstractmethod
     def context_curvature(self) -> float:
         """An upper bound of d2E/dY2 (0 without context): what its context sources add to their step-size bound."""
+
+    def resume(self, state: RegionState, X, Y, teacher=None, *, keep_activity: bool = True) -> RegionState:
+        """A state for the next frame of a stream, carried on from ``state`` (the previous frame's, not to be
+        changed): its slow variables (fatigue, slow noise) always, its activity too with ``keep_activity`` (else the
+        first guess from X). The default carries nothing: a kind without memory starts every frame afresh."""
+        return self.start(X, Y, teacher)
+
+    def set_frame(self, seconds: float | None) -> None:
+        """The graph's frame length (``time.frame`` in seconds, or None), told once after the build: a kind whose
+        time constants may be written in physical time converts them to frames here. Default: nothing to do."""
+
+    def begin_frame(self, state: RegionState, noise) -> None:
+        """Before a frame settles: move what evolves per frame and acts during it (slow noise) by one frame.
+        ``noise``: (B, n) standard normal draws times :meth:`frame_noise_std`, or None. Default: nothing."""
+
+    def end_frame(self, state: RegionState) -> None:
+        """After a frame settled: move what its activity drives per frame (fatigue) by one frame. Default: nothing."""
+
+    def frame_noise_std(self) -> float:
+        """Standard deviation of the draws :meth:`begin_frame` takes once per frame (0, the default: none)."""
+        return 0.0
+
+    def mask_inputs(self, present) -> None:
+        """For the coming settle (and learning from it): ``present`` (d_X,) 1 where X holds evidence, 0 on the
+        columns of an absent input (they then add no error term), or None: all present. The default refuses
+        absence; a kind that can settle on context alone overrides it."""
+        if present is not None:
+            from .errors import StimulusError
+
+            raise StimulusError(f"region {self.name!r} (kind {self.kind_name}) cannot settle with one of its inputs "
+                                f"absent; give every input it reads")
 
     def residual_form(self, start: int, stop: int) -> ResidualForm | None:
         """How dE/dX on input columns [start, stop) (one source) is formed, when it is the elementwise residual

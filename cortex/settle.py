@@ -35,6 +35,9 @@ class SettleOptions:
     check_every: int = 10
     record: bool = False
     noise: bool = True
+    absent: frozenset = frozenset()
+    """Inputs without evidence in this call: their columns add no error term, so what settles there is the
+    model's prediction of them from context (a forecast). The caller passes zeros for them in ``inputs``."""
 
     def __post_init__(self):
         if self.steps < 0:
@@ -50,7 +53,8 @@ class DeviceState:
     """What settling left on the device, for ``learn`` and for later frames: opaque to users.
 
     ``states`` holds each region's state (region order), ``inputs`` the stimuli on the backend, ``past`` the
-    earlier frames' activities this call read, ``owner`` the token of the model that settled it.
+    earlier frames' activities this call read, ``owner`` the token of the model that settled it, ``absent`` the
+    inputs that gave no evidence (learning ignores their columns too).
     """
 
     states: list
@@ -58,13 +62,15 @@ class DeviceState:
     past: list
     batch: int
     owner: Any = field(default=None, repr=False)
+    absent: frozenset = frozenset()
 
 
 @dataclass(frozen=True)
 class SettleRun:
     """One settle call's outcome on the device: the state, the mean energy per step and region
     (``per_step``, steps_run x R), the first guess's energy per region (``start``), the final energy per
-    stimulus (``final``), every step's activities when recorded (``trace``), and whether ``tol`` stopped it."""
+    stimulus (``final``) and per region (``by_region``, R x B), every step's activities when recorded (``trace``), and
+    whether ``tol`` stopped it."""
 
     device: DeviceState
     per_step: Any
@@ -72,6 +78,7 @@ class SettleRun:
     final: Any
     trace: list | None
     converged: bool
+    by_region: Any = None     # (R, B) each region's share of each stimulus' final energy
 
 
 class Settling:
@@ -81,18 +88,27 @@ class Settling:
     loops it. The benchmark times ``sweep()`` on its own.
     """
 
-    def __init__(self, graph: CompiledGraph, inputs, teachers, past, options: SettleOptions, noise_streams):
+    def __init__(self, graph: CompiledGraph, inputs, teachers, past, options: SettleOptions, noise_streams,
+                 carry: list | None = None, keep_activity: bool = True):
         backend = graph.backend
         self.schedule, self.backend = graph.schedule, backend
         compiled, index = graph.regions, graph.index
         B = next(iter(inputs.values())).shape[0]
         R = len(compiled)
+        graph.mask_inputs(options.absent)
         states = [None] * R
-        for j in graph.up:   # feed-forward first guess
+        for j in graph.up:   # feed-forward first guess, or the state carried from the previous frame
             c = compiled[j]
             X = gather(backend, c.in_links, c.d_x, B, inputs, states, index, past)
             Y = gather(backend, c.ctx_links, c.d_y, B, inputs, states, index, past)
-            states[j] = c.region.start(X, Y, teachers.get(c.teacher) if c.teacher else None)
+            teacher = teachers.get(c.teacher) if c.teacher else None
+            if carry is None:
+                states[j] = c.region.start(X, Y, teacher)
+            else:
+                states[j] = c.region.resume(carry[j], X, Y, teacher, keep_activity=keep_activity)
+            sigma = c.region.frame_noise_std()       # slow noise of a frame clock: one draw per frame
+            noise = noise_streams[j].normal((B, c.region.n), sigma) if sigma and noise_streams else None
+            c.region.begin_frame(states[j], noise)
         curv = graph.curvatures()
         self.env = env = Env(compiled, index, backend, inputs, past, states, B, noise_streams, self.schedule)
         for blk in self.schedule:
@@ -122,16 +138,27 @@ class Settler:
     def __init__(self, graph: CompiledGraph, noise_streams: list, owner=None):
         self.graph, self.noise_streams, self.owner = graph, noise_streams, owner
 
-    def prepare(self, inputs: dict, teachers: dict, past: list, options: SettleOptions) -> Settling:
-        """The call set up (first guess, buffers, wiring) but not stepped."""
-        return Settling(self.graph, inputs, teachers, past, options, self.noise_streams if options.noise else None)
+    def prepare(self, inputs: dict, teachers: dict, past: list, options: SettleOptions, carry: list | None = None,
+                keep_activity: bool = True) -> Settling:
+        """The call set up (first guess or carried state, buffers, wiring) but not stepped."""
+        return Settling(self.graph, inputs, teachers, past, options, self.noise_streams if options.noise else None,
+                        carry, keep_activity)
 
-    def run(self, inputs: dict, teachers: dict, past: list, options: SettleOptions) -> SettleRun:
+    def run(self, inputs: dict, teachers: dict, past: list, options: SettleOptions, carry: list | None = None,
+            keep_activity: bool = True) -> SettleRun:
         """Settle a batch: ``inputs``/``teachers`` name -> (B, size) backend arrays, ``past`` earlier frames'
-        activities (name -> array, oldest first)."""
+        activities and inputs (name -> array, oldest first). ``carry``: the region states of the previous frame
+        (a stream), resumed instead of a first guess; ``keep_activity`` False keeps only their slow variables
+        (fatigue, slow noise) and starts the activity from the first guess."""
+        try:
+            return self._run(inputs, teachers, past, options, carry, keep_activity)
+        finally:
+            self.graph.mask_inputs(frozenset())     # masks hold for one call; ``learn`` sets them again
+
+    def _run(self, inputs, teachers, past, options, carry, keep_activity) -> SettleRun:
         backend = self.graph.backend
         xp = backend.xp
-        s = self.prepare(inputs, teachers, past, options)
+        s = self.prepare(inputs, teachers, past, options, carry, keep_activity)
         states = s.states
         record = options.record
         trace = [[backend.copy(st.a) for st in states]] if record else None
@@ -148,5 +175,6 @@ class Settler:
                     converged = True
                     break
                 last_checked = now
-        device = DeviceState(states, s.inputs, list(past), s.batch, self.owner)
-        return SettleRun(device, s.per_step[:ran, ...], s.start, xp.sum(s.latest, axis=0), trace, converged)
+        device = DeviceState(states, s.inputs, list(past), s.batch, self.owner, options.absent)
+        return SettleRun(device, s.per_step[:ran, ...], s.start, xp.sum(s.latest, axis=0), trace, converged,
+                         backend.copy(s.latest))

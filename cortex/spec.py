@@ -15,6 +15,7 @@ from pydantic import Field, PositiveInt, ValidationError
 
 from .errors import SpecError, SpecErrors
 from .region import Strict, region_kinds
+from .units import Time, si
 from .yaml_source import YamlDocument, dotted, load_yaml
 
 
@@ -72,6 +73,17 @@ def check_structure(spec) -> list[tuple[str, tuple]]:
     return out
 
 
+class TimeSpec(Strict):
+    """The ``time:`` block: how long one frame of a stream lasts. Time constants written with a unit (``tau: 2 s``)
+    then move once per frame by this much; written as plain numbers they count settling steps."""
+
+    frame: Time | None = None
+
+    @property
+    def frame_seconds(self) -> float | None:
+        return None if self.frame is None else si(self.frame)
+
+
 class NetworkSpec(Strict):
     """A whole region graph, as the user wrote it (regions and experiment typed by their kinds)."""
 
@@ -84,6 +96,7 @@ class NetworkSpec(Strict):
     connections: list[ConnectionSpec] = []
     settle: SettleSpec = SettleSpec()
     structure: StructureSpec | None = None
+    time: TimeSpec = TimeSpec()
     experiment: Any = None
 
     def sources(self, region: str, role: str) -> list[ConnectionSpec]:
@@ -94,6 +107,15 @@ class NetworkSpec(Strict):
         """All edges: each region's ``inputs`` list (role input, delay 0) followed by ``connections``."""
         implicit = [ConnectionSpec(source=s, target=r, role="input") for r, p in self.regions.items() for s in p.inputs]
         return implicit + list(self.connections)
+
+    def delays(self) -> dict[str, int]:
+        """Source -> the longest delay any connection reads it with (sources read with a delay only): how many
+        past frames of it a stream keeps."""
+        out: dict[str, int] = {}
+        for c in self.connections:
+            if c.delay:
+                out[c.source] = max(out.get(c.source, 0), c.delay)
+        return out
 
     def size_of(self, node: str) -> int:
         return self.inputs[node].size if node in self.inputs else self.regions[node].hypotheses
@@ -248,6 +270,12 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
             elif params.teacher in params.inputs:
                 err("the teacher input cannot also be one of the region's inputs", path)
 
+        clocked = getattr(params, "clocked", None)
+        if clocked is not None and clocked() and spec.time.frame is None:
+            err("its fatigue or noise time constant is a time (with a unit), which counts frames of a stream: "
+                "give the graph a frame length, e.g. time: {frame: 10 ms} (or write the constant in settling steps, "
+                "as a plain number)", ("regions", rname))
+
     seen = {(s, r, "input", 0) for r, p in spec.regions.items() for s in p.inputs}
     for i, c in enumerate(spec.connections):
         path = ("connections", i)
@@ -259,8 +287,9 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
             err(unknown(c.target, "target"), path + ("to",))
         elif c.target not in spec.regions:
             err(f"target {c.target!r} is an input; only regions can receive connections (regions: {', '.join(regions)})", path + ("to",))
-        if c.role == "input" and c.delay:
-            err("an input connection must have delay 0: a region explains its present input; "
+        if c.role == "input" and c.delay and c.source not in spec.inputs:
+            err("an input connection from a region must have delay 0: a region explains another's present activity "
+                "(only a sensor input may be explained with a delay, as a window of its recent frames); "
                 "use role: context for delayed signals", path + ("delay",))
         if c.source == c.target and c.delay == 0:
             err("a self-connection needs delay >= 1 (a region's prior cannot be its own present activity)", path + ("delay",))
@@ -268,8 +297,6 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
         if key in seen:
             err(f"duplicate {c.role} connection {c.source} -> {c.target} with delay {c.delay}", path)
         seen.add(key)
-        if c.source in spec.inputs and c.role == "context" and c.delay:
-            err("inputs have no past frames to delay; delay applies to region activity", path + ("delay",))
 
     if spec.structure is not None:
         for msg, path in check_structure(spec):

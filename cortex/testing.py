@@ -292,6 +292,26 @@ def check_array_api(spec: NetworkSpec, mode: str = "calm") -> None:
         np.testing.assert_allclose(ws[key], wn[key], rtol=1e-4, atol=1e-6, err_msg=key)
 
 
+def check_streams(spec: NetworkSpec) -> None:
+    """A stream of frames runs with the kind (its state carried from frame to frame, or started afresh by a kind
+    that keeps none): per-frame arrays stay finite, and carrying a state on never changes the frame it came from."""
+    spec = with_mode(spec, "calm")
+    model = Model(spec)
+    now = {k: v for k, v in stimuli(spec, 4, 0, train=False).items() if k != "label" or "label" not in
+           {p.teacher for p in spec.regions.values()}}
+    stream = model.stream(noise=False)
+    first = stream.run({k: v[None] for k, v in now.items()})
+    kept = [st for st in stream.states]
+    copies = [model.backend.to_numpy(st.a).copy() for st in kept]
+    later = stream.run({k: np.stack([v, v]) for k, v in now.items()})
+    for st, copy in zip(kept, copies):
+        np.testing.assert_array_equal(model.backend.to_numpy(st.a), copy, err_msg="the next frame changed this one")
+    for res in (first, later):
+        assert all(np.all(np.isfinite(a)) for a in res.activity.values()), "a stream's activity went NaN or infinite"
+        assert all(np.all(np.isfinite(e)) for e in res.energy.values())
+    assert list(later.frames) == [1, 2]
+
+
 def check_interface(kind_class: type) -> None:
     """The class is a registered :class:`~cortex.region.RegionKind` with a ``Params`` model; its states have the
     fields the engine reads (``a``, ``pred``)."""
@@ -314,6 +334,7 @@ PLACED_CHECKS: dict[str, Callable] = {
     "derivatives": check_derivatives,
     "curvature": check_curvature_bounds,
     "array-api": check_array_api,
+    "streams": check_streams,
 }
 # checked alone in every variant; in multi-region placements the cheaper default variant is enough
 ALONE_VARIANTS = {"deterministic": ("lively", "coloured"), "array-api": MODES}

@@ -97,3 +97,52 @@ Voltage = quantity("voltage")
 PositiveVoltage = quantity("voltage", ge=0)
 Rate = quantity("rate", ge=0)
 PositiveRate = quantity("rate", gt=0)
+
+
+# ----- two clocks: settling steps (inference inside a frame) and frames (physical time) ----------------------
+# A time constant written as a plain number counts settling steps: fatigue and slow noise evolve during inference.
+# Written with a unit ("2 s") it counts physical time: held fixed while a frame settles, moved once per frame by
+# dt = the graph's ``time.frame``, so a stream's time in seconds does not depend on each frame's settling budget.
+
+_positive_time = _checker("time", gt=0.0, ge=None)
+
+
+def steps_or_time(minimum: float = 0.0):
+    """A pydantic field type: a number of settling steps (at least ``minimum``) or a positive time with a unit."""
+    def check(value):
+        if isinstance(value, str):
+            return _positive_time(value)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise UnitError("expected a number of settling steps (e.g. 200) or a time with a unit (e.g. '2 s')")
+        if value < minimum:
+            raise UnitError(f"must be at least {minimum:g} settling steps (or a time with a unit, e.g. '2 s'), "
+                            f"got {value:g}")
+        return float(value)
+    return Annotated[float | str, BeforeValidator(check),
+                     WithJsonSchema({"description": f"settling steps (a number >= {minimum:g}) or a time with a "
+                                                    "unit, e.g. '2 s'"})]
+
+
+StepsOrTime = steps_or_time(0.0)
+
+
+def is_clocked(value) -> bool:
+    """Whether a time constant counts physical time (per frame) rather than settling steps.
+
+    >>> is_clocked("2 s"), is_clocked(200.0)
+    (True, False)
+    """
+    return isinstance(value, str)
+
+
+def frames_per(value, frame_seconds: float | None) -> float | None:
+    """A clocked time constant in frames of ``frame_seconds`` (None for one counted in settling steps).
+
+    >>> frames_per("2 s", 0.01), frames_per(200.0, 0.01)
+    (200.0, None)
+    """
+    if not is_clocked(value):
+        return None
+    if frame_seconds is None:
+        raise UnitError(f"{value!r} is a time, so the graph needs time: {{frame: ...}} to count it in frames")
+    return si(value) / frame_seconds

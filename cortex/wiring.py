@@ -144,12 +144,12 @@ class Env:
             buf = self.backend.zeros((self.batch, d))
         slots = []
         for link in links:
-            if link.is_input:
-                buf[:, link.start:link.stop] = self.inputs[link.source]
-            elif link.delay:
+            if link.delay:
                 frame = self.past[-link.delay] if len(self.past) >= link.delay else None
                 if frame is not None:
                     buf[:, link.start:link.stop] = frame[link.source]
+            elif link.is_input:
+                buf[:, link.start:link.stop] = self.inputs[link.source]
             else:
                 slots.append(Slot(link.start, link.stop, self.index[link.source]))
         self._stamps.append(None)

@@ -110,7 +110,7 @@ class Concepts(Experiment):
 
     def _read(self, model, X) -> np.ndarray:
         region = model.regions[self.p.readout]
-        return region.owners()[model.settle({self.p.stimulus: X}, steps=self.p.test_steps, noise=False)
+        return region.concepts().owners[model.settle({self.p.stimulus: X}, steps=self.p.test_steps, noise=False)
                                .winners(self.p.readout)]
 
     def one_run(self, spec, data: dict, h: int, desc: str = "") -> dict:
@@ -125,10 +125,10 @@ class Concepts(Experiment):
         X, y = data["X_train"][keep], data["y_train"][keep]
         batches = ({p.stimulus: X[i]} for i in epoch_batches(len(X), p.batch_size, p.epochs, self.rng(10, h)))
         self.trainer(model, f"{desc}held out {h}").fit(batches, total=batch_count(len(X), p.batch_size, p.epochs))
-        recruited = region.hypothesis_count()
+        recruited = region.concepts().count
         settled = model.settle({p.stimulus: X}, noise=False)
         winners = settled.winners(p.readout)
-        region.name_hypotheses(X, y, settled.activity[p.readout])        # one labelled example each
+        region.growth.name_by_examples(X, y, settled.activity[p.readout])        # one labelled example each
         old = data["y_eval"] != h
         one_label = float(np.mean(self._read(model, data["X_eval"][old]) == data["y_eval"][old]))
         pool = np.flatnonzero(data["y_train"] == h)
@@ -141,7 +141,7 @@ class Concepts(Experiment):
                 "one_label_accuracy": one_label,
                 "new_class": {"accuracy": float(np.mean(pred[~old] == h)),
                               "old_drop": one_label - float(np.mean(pred[old] == data["y_eval"][old]))},
-                "hypotheses_after_new_class": region.hypothesis_count(),
+                "hypotheses_after_new_class": region.concepts().count,
                 "history": [list(map(int, pt)) for pt in region.growth.history],
                 "events": region.growth.event_counts(), "_model": model}
 
@@ -192,9 +192,9 @@ class Concepts(Experiment):
 
         model = trained["model"]
         region = model.regions[self.p.readout]
-        active = region.active_hypotheses()
+        active = region.concepts().active
         fields = model.backend.to_numpy(region.fields())[active]
-        names = [str(o) for o in region.owners()[active]]
+        names = [str(o) for o in region.concepts().owners[active]]
         return {"hypotheses": plot_hypothesis_counts(results["hypotheses_over_training"],
                                                      cap=results["max_hypotheses"] - self.p.reserve,
                                                      title="recruited hypotheses over unlabelled training "

@@ -61,7 +61,7 @@ class Params(DigitParams):
 
 def read_classes(model, region: str, result) -> np.ndarray:
     """(batch,) the class read off ``result``: the label owning the winning hypothesis."""
-    return model.regions[region].owners()[result.winners(region)]
+    return model.regions[region].concepts().owners[result.winners(region)]
 
 
 @register("continual")
@@ -101,7 +101,7 @@ class Continual(DigitExperiment):
                                                                         noise=False)))
             if desc == "model" and p.ablations:
                 guess.append(read_classes(model, p.readout, model.settle({p.stimulus: d.X_eval}, steps=0)))
-            counts.append(model.regions[p.readout].hypothesis_count())
+            counts.append(model.regions[p.readout].concepts().count)
         return model, after, guess, counts
 
     def train(self, data: dict) -> dict:
@@ -149,7 +149,7 @@ class Continual(DigitExperiment):
         final = {name: c[-1] for name, c in curves.items()}
         final["joint"] = acc(trained["joint"], seen_after[-1])
         final["joint_mlp"] = acc(trained["joint_mlp"], seen_after[-1])
-        owners = trained["model"].regions[p.readout].owners()
+        owners = trained["model"].regions[p.readout].concepts().owners
         first_keys = ("model", "mlp_sequential", "joint")
         return {
             "final_accuracy": {k: final[k] for k in (*first_keys, *(k for k in final if k not in first_keys))},

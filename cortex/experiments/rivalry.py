@@ -54,6 +54,7 @@ class Params(Strict):
     trials: int = Field(64, ge=1)
     sweep_trials: int = Field(32, ge=1)
     steps: int | None = Field(None, ge=100)
+    frames: int = Field(20000, ge=100)
     warmup: int = Field(500, ge=0)
     margin: float = Field(0.1, ge=0, lt=1)
     show: int = Field(4, ge=1, le=12)
@@ -85,10 +86,11 @@ class Params(Strict):
                         f"{spec.inputs[self.left].shape} and {spec.inputs[self.right].shape}", "left"))
         if spec.inputs[self.teacher].size != 2:
             out.append((f"the teacher input {self.teacher!r} must have 2 values (one per grating)", "teacher"))
-        steps = spec.settle.steps if self.steps is None else self.steps
+        clocked = spec.time.frame is not None
+        steps = self.frames if clocked else spec.settle.steps if self.steps is None else self.steps
         if self.warmup + 100 > steps:
-            out.append((f"warmup ({self.warmup}) must leave at least 100 of the {steps} settling steps to measure",
-                        "warmup"))
+            unit = "frames" if clocked else "settling steps"
+            out.append((f"warmup ({self.warmup}) must leave at least 100 of the {steps} {unit} to measure", "warmup"))
         p = spec.regions.get(self.region)
         if p is None:
             out.append((f"must name a region, got {self.region!r} (regions: {', '.join(spec.regions)})", "region"))
@@ -146,16 +148,40 @@ class Rivalry(Experiment):
         return W, [float(c) for c in cos]
 
     def _stream(self, model, patterns, c_left, c_right, desc):
-        """Settle every trial for one long stream; returns the trace (steps, trials, 2) after the warm-up."""
+        """Settle every trial for one long stream; returns the trace (steps, trials, 2) after the warm-up.
+
+        A graph with a frame clock (``time: {frame: ...}``) runs as a stream of ``frames`` frames, each settled for
+        its own budget (``settle.steps``) with fatigue and slow noise moving once per frame; without one, as one
+        settle of ``steps`` settling steps in which they move every step."""
         from cortex.stimuli.rivalry import rivalrous
 
         p = self.p
         left, right = rivalrous(patterns, c_left, c_right)
+        if self.spec.time.frame is not None:
+            return self._frames(model, left, right, desc)[p.warmup:]
         steps = self.spec.settle.steps if p.steps is None else p.steps
         if self.progress:   # one settle call: the whole stream is one batched computation, no bar to advance
             print(f"{desc}: {left.shape[0]} trials x {steps} settling steps ...", file=sys.stderr, flush=True)
         result = model.settle({p.left: left, p.right: right}, steps=steps, tol=0, record=True)
         return result.trace[p.region][p.warmup:]
+
+    def _frames(self, model, left, right, desc, chunk: int = 500):
+        """The stream, fed in chunks of frames (the state carries across them), as (1 + frames, trials, 2) activity."""
+        from tqdm.auto import tqdm
+
+        p = self.p
+        stream = model.stream(batch=left.shape[0], record=("activity",))
+        # the trace starts where the stream starts, the feed-forward first guess (as a settle's trace does)
+        out = [model.settle({p.left: left, p.right: right}, steps=0, noise=False).activity[p.region][None]]
+        with tqdm(total=p.frames, desc=desc, unit="frame", disable=None if self.progress else True, leave=False,
+                  file=sys.stderr) as bar:
+            for start in range(0, p.frames, chunk):
+                n = min(chunk, p.frames - start)
+                res = stream.run({p.left: np.broadcast_to(left, (n,) + left.shape),
+                                  p.right: np.broadcast_to(right, (n,) + right.shape)})
+                out.append(res.activity[p.region])
+                bar.update(n)
+        return np.concatenate(out)
 
     def _measure(self, trace):
         """Dominance statistics of one condition (trials of the same stimulus): (row for results, Periods)."""
@@ -195,9 +221,12 @@ class Rivalry(Experiment):
 
     def evaluate(self, data: dict, trained: dict) -> dict:
         p, model, patterns = self.p, trained["model"], data["patterns"]
-        results = {"sweep": p.sweep, "time_unit": "settling step", "learned_field_cosine": trained["cosine"],
-                   # a spiking region simulates a fixed window per step: durations then also have a physical time
-                   "seconds_per_step": getattr(model.regions[p.region], "window", None),
+        frame = self.spec.time.frame_seconds
+        results = {"sweep": p.sweep, "time_unit": "frame" if frame else "settling step",
+                   "learned_field_cosine": trained["cosine"],
+                   # a spiking region simulates a fixed window per step, a frame clock a fixed time per frame:
+                   # durations then also have a physical time
+                   "seconds_per_step": frame or getattr(model.regions[p.region], "window", None),
                    "human_cv_band": list(HUMAN_CV)}
         if p.sweep == "none":
             trace = self._stream(model, patterns, np.full(p.trials, p.contrast), p.contrast, "rivalry")
@@ -235,12 +264,14 @@ class Rivalry(Experiment):
         if p.sweep == "none":
             figures["competition"] = rplot.plot_dominance_trace(
                 results["_trace"][:p.show_steps, :p.show], margin=results["margin"], names=("A (left eye)", "B (right eye)"),
-                title=f"{p.region}: the two interpretations over settling steps "
-                      f"({p.show} trials, contrast {p.contrast:g})")
+                title=f"{p.region}: the two interpretations over {results['time_unit']}s "
+                      f"({p.show} trials, contrast {p.contrast:g})",
+                xlabel=f"{results['time_unit']} (after the warm-up)")
             st = results["durations"]
             if st is not None:
                 figures["durations"] = rplot.plot_duration_histogram(
-                    results["_periods"].duration, st, title=f"dominance durations ({st['n']} periods, {p.trials} trials)")
+                    results["_periods"].duration, st, title=f"dominance durations ({st['n']} periods, {p.trials} trials)",
+                    unit=f"{results['time_unit']}s")
         elif p.sweep == "one":
             figures["strength"] = rplot.plot_strength_sweep(
                 results["table"], p.contrast, title=f"left eye's contrast swept, right eye's fixed at {p.contrast:g}")
@@ -256,17 +287,18 @@ class Rivalry(Experiment):
         lines = [f"learned fields vs the gratings (cosine): {cos}"]
         if results["sweep"] == "none":
             st = results["durations"]
-            lines.append(f"{results['switches_per_trial']:.1f} switches per trial of {results['steps']} steps; "
+            unit = results.get("time_unit", "settling step")
+            lines.append(f"{results['switches_per_trial']:.1f} switches per trial of {results['steps']} {unit}s; "
                          f"predominance of A{_f(results['predominance_left'], 6, 3)}; "
                          f"mixed {results['mixed_fraction']:.3f}")
             if st is None:
                 lines.append(f"no duration statistics: {results.get('note')}")
             else:
-                lines.append(f"dominance durations (settling steps): n={st['n']} mean={st['mean']:.1f} sd={st['sd']:.1f} "
+                lines.append(f"dominance durations ({unit}s): n={st['n']} mean={st['mean']:.1f} sd={st['sd']:.1f} "
                              f"CV={st['cv']:.3f} (human {HUMAN_CV[0]}-{HUMAN_CV[1]}) skewness={st['skewness']:.2f}")
                 if results.get("seconds_per_step"):
                     ms = 1000 * results["seconds_per_step"]
-                    lines.append(f"  one settling step simulates {ms:g} ms: mean duration {st['mean'] * ms:.0f} ms, "
+                    lines.append(f"  one {unit} simulates {ms:g} ms: mean duration {st['mean'] * ms:.0f} ms, "
                                  f"sd {st['sd'] * ms:.0f} ms")
                 lines.append(f"gamma fit: shape={st['gamma']['shape']:.2f} scale={st['gamma']['scale']:.1f} "
                              f"log-likelihood={st['gamma']['loglik']:.1f}")

@@ -97,7 +97,7 @@ class LinearGroup(Block):
         self.lateral = p.competition == "lateral" and p.inhibition > 0 and "L" in r0.weights
         self.cauchy2 = None if p.error == "gaussian" else p.error_scale ** 2
         self.adapting = p.adaptation.strength > 0
-        self.pi, self.c = r0.pi, r0.c
+        self.c = r0.c
         self.keys = ["W"] + (["L"] if self.lateral else []) + (["V"] if self.d_y else [])
         self.stack = {k: backend.zeros((self.G, *r0.weights[k].shape)) for k in self.keys}
         self._views: list[dict] = [{} for _ in self.members]
@@ -147,9 +147,14 @@ class LinearGroup(Block):
             self._prior_ready = [False] * G
         # precision as a Python scalar when it is uniform (NumPy buffers a broadcast vector operand on every
         # call), else spelled out to the buffers' full shape
-        pi_host = b.to_numpy(self.pi)
-        self.pi_op = float(pi_host[0]) if (pi_host == pi_host[0]).all() else \
-            b.xp.broadcast_to(self.pi, (G, B, self.d_x)) + b.zeros((G, B, self.d_x))
+        # (read from the members at every call: an absent input masks a member's precision for one call)
+        pi_host = [b.to_numpy(r.pi) for r in self.regions]
+        if all((h == pi_host[0][0]).all() for h in pi_host):
+            self.pi_op = float(pi_host[0][0])
+        else:
+            self.pi_op = b.zeros((G, B, self.d_x))
+            for i, r in enumerate(self.regions):
+                self.pi_op[i, ...] = r.pi
         etas = [rate / (r._steps() + curv[j]) for j, r in zip(self.members, self.regions)]
         if env.ops.fused is None and len(set(etas)) == 1:     # one step size: a Python scalar (no broadcast operand)
             self.eta, self.sqrt_eta = etas[0], math.sqrt(etas[0])
@@ -204,13 +209,13 @@ class LinearGroup(Block):
             part = b.zeros((B, self.n))
             V, c = self.V[i, s0:s1, :], float(self.backend.to_numpy(self.c[s0:s0 + 1])[0])   # one link, one precision
             if link.is_input or link.delay:
-                if link.is_input:
-                    src = env.inputs[link.source]
-                else:
+                if link.delay:
                     frame = env.past[-link.delay] if len(env.past) >= link.delay else None
                     if frame is None:
                         continue                      # no past frame yet: this part of the prior is zero
                     src = frame[link.source]
+                else:
+                    src = env.inputs[link.source]
                 scratch = b.zeros((B, s1 - s0))
                 ops.multiply(src, c, scratch)
                 ops.matmul(scratch, V, part)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from cortex.region import Adaptation, Competition, ErrorKind, RegionParams
+from cortex.units import StepsOrTime, is_clocked
 
 from .recruit import Recruit
 
@@ -30,7 +31,7 @@ class Params(RegionParams):
     lr_recognition: float | None = Field(None, ge=0)
     adaptation: Adaptation = Adaptation()
     noise: float = Field(0.0, ge=0)
-    noise_tau: float = Field(0.0, ge=0)
+    noise_tau: StepsOrTime = 0.0
     first_guess: bool = True
     normalize: bool = True
     init_scale: float = Field(0.1, gt=0)
@@ -38,6 +39,10 @@ class Params(RegionParams):
 
     def grows(self) -> bool:
         return self.recruit is not None
+
+    def clocked(self) -> bool:
+        """Whether fatigue or slow noise count physical time (move per frame) rather than settling steps."""
+        return is_clocked(self.adaptation.tau) or is_clocked(self.noise_tau)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -65,9 +70,11 @@ KNOWN_FIELDS = frozenset({
 
 
 def fast_path_knows(params) -> bool:
-    """Whether the fast paths implement every parameter of ``params`` (they know ``recruit`` only when it is off:
+    """Whether the fast paths implement every parameter of ``params`` (not the per-frame clock: a region whose
+    fatigue or slow noise count physical time steps through its own methods; and ``recruit`` only when it is off:
     a recruiting region steps through its own methods, which mask its inactive hypotheses)."""
-    return set(type(params).model_fields) <= KNOWN_FIELDS and getattr(params, "recruit", None) is None
+    return (set(type(params).model_fields) <= KNOWN_FIELDS and not params.clocked()
+            and getattr(params, "recruit", None) is None)
 
 
 @dataclass

@@ -337,15 +337,21 @@ def _rows(xp, X, rows):
     return xp.take(X, xp.asarray([int(i) for i in rows]), axis=0)
 
 
-def active_indices(region):
-    """Host indices of ``region``'s hypotheses in use (all of them without ``recruit``)."""
-    if region.growth is None:
-        return region.backend.to_numpy(region.xp.arange(region.n))
-    return (region.backend.to_numpy(region.weights["active"]) > 0).nonzero()[0]
+@dataclass(frozen=True)
+class Concepts:
+    """What a region's hypotheses stand for: how many are in use, their indices, and each one's label (host ints;
+    -1: none yet). Read a label off a settle as ``concepts.owners[result.winners(name)]``."""
+
+    count: int
+    active: object
+    owners: object
 
 
-def owners(region):
-    """(n,) host ints: the label each hypothesis of ``region`` stands for (-1: none); without ``recruit``, its index."""
+def concepts(region) -> Concepts:
+    """:class:`Concepts` of ``region`` (without ``recruit``: every hypothesis in use, its own index its label)."""
+    b = region.backend
     if region.growth is None:
-        return region.backend.to_numpy(region.xp.arange(region.n))
-    return region.backend.to_numpy(region.weights["owner"]).astype("int64")
+        every = b.to_numpy(region.xp.arange(region.n))
+        return Concepts(region.n, every, every)
+    active = (b.to_numpy(region.weights["active"]) > 0).nonzero()[0]
+    return Concepts(len(active), active, b.to_numpy(region.weights["owner"]).astype("int64"))

@@ -33,6 +33,7 @@ import math
 
 from cortex.ops import Ops
 from cortex.region import RegionKind, ResidualForm, Sources, context_curvature_bound
+from cortex.units import frames_per
 
 from . import kernels as K
 from .context_fit import fit_context
@@ -56,7 +57,9 @@ class Predictive(RegionKind):
         self.n, self.k = n, k
         self.d_x, self.d_y = inputs.width, context.width
         self.softmax = params.competition == "softmax"
-        self.pi = backend.asarray(inputs.per_column()) * params.precision   # (d_X,)
+        self._pi = backend.asarray(inputs.per_column()) * params.precision  # (d_X,) every column's precision
+        self.pi = self._pi            # the same, with absent inputs' columns at 0 during a settle (mask_inputs)
+        self._masked = False
         self.pi_max = float(max(inputs.precisions)) * params.precision
         self.c = backend.asarray(context.per_column()) if self.d_y else None  # (d_Y,)
         self.cauchy2 = None if params.error == "gaussian" else params.error_scale ** 2
@@ -79,6 +82,7 @@ class Predictive(RegionKind):
             self.weights["V"] = backend.zeros((self.d_y, n))
         self._step_cache = None
         self._scratch: dict = {}
+        self._fatigue_frames = self._noise_frames = None   # clocked time constants in frames (``set_frame``)
         self.growth = Growth(self, params.hypotheses) if params.recruit is not None else None
 
     # ----- what the engine asks (cortex.region.RegionKind) -----------------------------------------
@@ -89,7 +93,32 @@ class Predictive(RegionKind):
         return ResidualForm(pi, self.cauchy2)
 
     def noise_std(self) -> float:
-        return self.p.noise
+        return 0.0 if self._noise_frames else self.p.noise
+
+    # ----- the frame clock (time constants written in physical time) --------------------------------
+    def set_frame(self, seconds: float | None) -> None:
+        """Clocked fatigue and slow noise counted in frames of ``seconds`` (see :mod:`cortex.units`)."""
+        p = self.p
+        if p.clocked() and seconds is None:
+            raise ValueError(f"{self.name}: its time constants are times, so the graph needs time: {{frame: ...}}")
+        self._fatigue_frames = frames_per(p.adaptation.tau, seconds) if p.adaptation.strength else None
+        self._noise_frames = frames_per(p.noise_tau, seconds) if p.noise else None
+
+    def frame_noise_std(self) -> float:
+        return self.p.noise if self._noise_frames else 0.0
+
+    def begin_frame(self, state: State, noise) -> None:
+        """Slow noise by one frame (Ornstein-Uhlenbeck of std sigma, correlation time noise_tau): it drives the
+        whole frame's settling, as the per-step one drives one step."""
+        if self._noise_frames and noise is not None:
+            rho = math.exp(-1.0 / self._noise_frames)
+            state.xi = noise if state.xi is None else rho * state.xi + math.sqrt(1.0 - rho * rho) * noise
+
+    def end_frame(self, state: State) -> None:
+        """Fatigue by one frame from the frame's settled activity: h <- h + (strength a - h) / tau_frames."""
+        if self._fatigue_frames and not state.clamped:
+            K.fatigue(self.ops, state.h, state.a, self.p.adaptation.strength, self._fatigue_frames,
+                      self._buf("T", tuple(state.a.shape)))
 
     def plastic(self) -> bool:
         return bool(self.p.lr or self.lr_ctx or self.lr_rec)
@@ -193,13 +222,37 @@ class Predictive(RegionKind):
                 a = a * self.weights["active"]
         state = State(a=a, h=self.backend.zeros((B, self.n)), z=z, clamped=teacher is not None, mask=mask,
                       labels=labels)
+        self._predict(state, B)
+        return state
+
+    def _predict(self, state: State, B: int) -> None:
+        """state.mu and state.pred from its activity (and factor parameters)."""
         if self.softmax:
             state.mu = self._hypothesis_predictions(state.z, B)
             state.pred = K.mixture_prediction(self.ops, state.a, state.mu if self.k else state.mu[0, ...],
                                               self.backend.empty((B, self.d_x)), bool(self.k))
         else:
             state.pred = state.a @ self.weights["W"]
-        return state
+
+    def resume(self, state: State, X, Y, teacher=None, *, keep_activity: bool = True) -> State:
+        """The next frame's state: fatigue, slow noise and (``keep_activity``) activity and factor parameters
+        carried on from ``state`` (copied: the previous frame's result keeps its own), predictions recomputed."""
+        b = self.backend
+        if not keep_activity or (teacher is None and state.clamped) or self.growth is not None:
+            # a teacher's clamp ends with its frame; a recruiting region starts every frame from its first guess, so
+            # that the frame's mask (hypotheses in use, a label's own) is its own
+            new = self.start(X, Y, teacher)
+        else:
+            new = State(a=teacher if teacher is not None else b.copy(state.a), h=None,
+                        z=b.copy(state.z) if state.z is not None else None, clamped=teacher is not None)
+            self._predict(new, X.shape[0])
+        new.h = b.copy(state.h)
+        new.xi = b.copy(state.xi) if state.xi is not None else None
+        return new
+
+    def mask_inputs(self, present) -> None:
+        self.pi = self._pi if present is None else self._pi * present
+        self._masked = present is not None
 
     def input_gradient(self, state: State, X):
         """dE/dX (B, d_X): what this region sends down to the sources it explains (precision-weighted error)."""
@@ -255,7 +308,9 @@ class Predictive(RegionKind):
 
     def step(self, state: State, X, Y, g_ext, curv_ext: float, rate: float, noise=None) -> None:
         """One block update of this region given everything else: descends the energy when noise and adaptation are off."""
-        if noise is not None and self.p.noise_tau:   # coloured: an Ornstein-Uhlenbeck drive of std sigma
+        if self._noise_frames:                       # slow noise of the frame (see begin_frame)
+            noise = state.xi
+        elif noise is not None and self.p.noise_tau:   # coloured: an Ornstein-Uhlenbeck drive of std sigma
             rho = math.exp(-1.0 / self.p.noise_tau)
             state.xi = noise if state.xi is None else rho * state.xi + math.sqrt(1.0 - rho * rho) * noise
             noise = state.xi
@@ -263,7 +318,7 @@ class Predictive(RegionKind):
             self._step_softmax(state, X, Y, g_ext, curv_ext, rate, noise)
         else:
             self._step_linear(state, X, Y, g_ext, curv_ext, rate, noise)
-        if self.p.adaptation.strength and not state.clamped:
+        if self.p.adaptation.strength and not state.clamped and not self._fatigue_frames:
             ad = self.p.adaptation
             K.fatigue(self.ops, state.h, state.a, ad.strength, ad.tau, self._buf("T", tuple(state.a.shape)))
 
@@ -345,7 +400,7 @@ class Predictive(RegionKind):
             if self.k:
                 az = xp.moveaxis(a[:, :, None] * state.z, 0, -1)                # (n, k, B)
                 w["F"] = w["F"] + (p.lr / B) * (az @ xp.moveaxis(r, 0, 1))     # (n, k, d)
-            if self.lr_rec:
+            if self.lr_rec and not self._masked:    # the first guess learns from complete inputs only
                 w["R"] = w["R"] + (self.lr_rec / B) * (X.T @ (a - xp.exp(self._log_softmax(X @ w["R"]))))
             if self.d_y and self.lr_ctx and Y is not None:
                 Yc = Y * self.c
@@ -355,7 +410,7 @@ class Predictive(RegionKind):
                 eps = self.input_gradient(state, X)
                 W = w["W"] + (p.lr / B) * (a.T @ eps)
                 w["W"] = _unit_rows(xp, W) if p.normalize else W
-            if self.lr_rec:
+            if self.lr_rec and not self._masked:
                 w["R"] = w["R"] + (self.lr_rec / B) * (X.T @ (a - xp.maximum(X @ w["R"], 0.0)))
             if self.d_y and self.lr_ctx and Y is not None:
                 Yc = Y * self.c
@@ -385,22 +440,10 @@ class Predictive(RegionKind):
         super().load_weights(arrays)
 
     # ----- recruited hypotheses (see .recruit) -------------------------------------------------------
-    def hypothesis_count(self) -> int:
-        """Hypotheses in use (all of them, without ``recruit``)."""
-        return self.n if self.growth is None else self.growth.count()
+    def concepts(self) -> R.Concepts:
+        """The hypotheses in use and the label each stands for (without ``recruit``: all of them, each its index)."""
+        return R.concepts(self)
 
-    def active_hypotheses(self):
-        """Host indices of the hypotheses in use."""
-        return R.active_indices(self)
-
-    def owners(self):
-        """(n,) host ints: the label each hypothesis stands for (-1: none yet); without ``recruit``, its index."""
-        return R.owners(self)
-
-    def name_hypotheses(self, X, y, activity):
-        """Give every hypothesis in use the label of the one example it explains best (highest settled ``activity``
-        (N, n), ties to the lower energy): one labelled example names each. Returns the owners."""
-        return self.growth.name_by_examples(X, y, activity)
 
 def _unit_rows(xp, W):
     return W / xp.maximum(xp.sqrt(xp.sum(W * W, axis=1, keepdims=True)), 1e-12)

@@ -185,3 +185,17 @@ def test_ctrl_c_ends_a_spiking_run_too(tmp_path):
     assert proc.returncode == 130, (stdout, stderr)
     assert stderr.splitlines() == [f"interrupted by SIGINT: nothing was written; {tmp_path / 'spiking'} was not created"], stderr
     assert not (tmp_path / "spiking").exists() and leftovers(tmp_path / "spiking") == []
+
+
+def test_the_interrupt_message_survives_a_library_redirecting_stderr():
+    """brian2 points file descriptor 2 at a log file while it compiles in its own thread; the one-line message
+    must still reach the user's terminal, so it goes to the stderr the command started with."""
+    code = ("import os, sys\n"
+            "from cortex.cli import _original_stderr, _say\n"
+            "fd = _original_stderr()\n"
+            "os.dup2(os.open(os.devnull, os.O_WRONLY), 2)\n"
+            "print('lost', file=sys.stderr)\n"
+            "_say(fd, 'interrupted by SIGINT: kept')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "interrupted by SIGINT: kept\n"

@@ -192,7 +192,7 @@ def test_references_to_undefined_names(errors_of, text, key, line, fragments):
      ["target 'retina' is an input", "only regions can receive connections (regions: V1)"]),
     # an input-role connection with a delay
     (TWO + "connections:\n  - {from: V2, to: V1, role: input, delay: 1}\n", "connections[0].delay", 10,
-     ["input connection must have delay 0", "role: context"]),
+     ["input connection from a region must have delay 0", "role: context"]),
     # a context self-connection without delay
     (BASE + "connections:\n  - {from: V1, to: V1}\n", "connections[0].delay", 9,
      ["self-connection needs delay >= 1"]),
@@ -202,9 +202,6 @@ def test_references_to_undefined_names(errors_of, text, key, line, fragments):
     # the same context edge twice
     (TWO + "connections:\n  - {from: V2, to: V1}\n  - {from: V2, to: V1, precision: 2}\n", "connections[1]", 11,
      ["duplicate context connection V2 -> V1"]),
-    # a delayed context from an input
-    (BASE + "connections:\n  - {from: retina, to: V1, delay: 2}\n", "connections[0].delay", 9,
-     ["inputs have no past frames"]),
     # the same input listed twice
     (BASE.replace("[retina]", "[retina, retina]"), "regions.V1.inputs", 7, ["lists the same input twice"]),
     # a name that is both an input and a region

@@ -53,10 +53,10 @@ def train(model, X, labels=None, batch=10, epochs=1):
 def test_each_new_pattern_recruits_one_hypothesis_and_arrays_grow_in_chunks():
     model = Model(spec())
     R = model.regions["R"]
-    assert (R.n, R.hypothesis_count()) == (4, 1)              # capacity: one chunk; one hypothesis to start
+    assert (R.n, R.concepts().count) == (4, 1)              # capacity: one chunk; one hypothesis to start
     train(model, *stream()[:1])
     counts = R.growth.event_counts()
-    assert R.hypothesis_count() == 1 + P and counts["recruit"] == P   # the random start + one per pattern
+    assert R.concepts().count == 1 + P and counts["recruit"] == P   # the random start + one per pattern
     assert R.n == 8 and counts["grow"] == 1                   # grown once, by a chunk of 4
     assert all(R.weights[k].shape[0] == 8 for k in ("M", "F", "active", "usage", "owner"))
     assert R.weights["R"].shape[1] == 8
@@ -70,7 +70,7 @@ def test_an_unused_hypothesis_is_pruned_once_old_enough():
     model = train(Model(spec(prune_usage=15.0, min_age=100)), *stream()[:1], epochs=2)
     R = model.regions["R"]
     # the random start explained the first batch or two (usage 12), nothing after: pruned; each pattern's kept (22)
-    assert R.hypothesis_count() == P and R.growth.event_counts()["prune"] == 1
+    assert R.concepts().count == P and R.growth.event_counts()["prune"] == 1
     assert [e.hypothesis for e in R.growth.log if e.event == "prune"] == [0]
 
 
@@ -78,21 +78,21 @@ def test_at_the_cap_the_cheapest_pair_is_merged():
     model = train(Model(spec(max_hypotheses=3)), *stream()[:1])
     R = model.regions["R"]
     counts = R.growth.event_counts()
-    assert R.hypothesis_count() == 3 and R.n == 3               # capacity never beyond max_hypotheses
+    assert R.concepts().count == 3 and R.n == 3               # capacity never beyond max_hypotheses
     assert counts["merge"] == counts["recruit"] - 2 >= 1        # each recruit past the cap merged a pair first
 
 
 def test_without_merging_recruitment_stops_at_the_cap():
     model = train(Model(spec(max_hypotheses=3, merge=False)), *stream()[:1])
     R = model.regions["R"]
-    assert R.hypothesis_count() == 3 and R.growth.event_counts() | {} == {"recruit": 2, "prune": 0, "merge": 0,
+    assert R.concepts().count == 3 and R.growth.event_counts() | {} == {"recruit": 2, "prune": 0, "merge": 0,
                                                                           "grow": 0}
 
 
 def test_a_lateral_region_recruits_too():
     model = train(Model(spec(competition="lateral")), *stream()[:1])
     R = model.regions["R"]
-    assert 2 <= R.hypothesis_count() <= 1 + P
+    assert 2 <= R.concepts().count <= 1 + P
     r = model.settle({"x": prototypes()}, noise=False)
     assert np.all(r.activity["R"][:, R.weights["active"] == 0] == 0)        # inactive hypotheses stay silent
 
@@ -101,8 +101,8 @@ def test_a_label_recruits_hypotheses_it_owns_and_reads_by_owner():
     X, y = stream()
     model = train(Model(spec(teacher=True)), X, y)
     R = model.regions["R"]
-    owners = R.owners()
-    assert sorted(set(owners[R.active_hypotheses()].tolist()) - {-1}) == list(range(P))
+    owners = R.concepts().owners
+    assert sorted(set(owners[R.concepts().active].tolist()) - {-1}) == list(range(P))
     read = owners[model.settle({"x": prototypes()}, noise=False).winners("R")]
     np.testing.assert_array_equal(read, np.arange(P))
 
@@ -112,7 +112,7 @@ def test_owned_hypotheses_learn_only_from_their_label():
     model = train(Model(spec(teacher=True)), X[y < 3], y[y < 3])
     R = model.regions["R"]
     before = np.asarray(R.fields()).copy()
-    old = R.active_hypotheses()
+    old = R.concepts().active
     train(model, X[y >= 3], y[y >= 3])
     np.testing.assert_array_equal(np.asarray(R.fields())[old], before[old])   # old concepts untouched
 
@@ -122,7 +122,7 @@ def test_consolidated_means_are_running_means_of_their_inputs():
     model = Model(spec(threshold=50.0))              # nothing is unexplained: the one hypothesis learns it all
     train(model, X)
     R = model.regions["R"]
-    assert R.hypothesis_count() == 1
+    assert R.concepts().count == 1
     np.testing.assert_allclose(np.asarray(R.fields())[0], X.mean(0), atol=2e-3)
 
 
@@ -142,14 +142,14 @@ def test_a_grown_region_round_trips_through_a_checkpoint(tmp_path):
     model.save(tmp_path / "grown.npz")
     back = load_checkpoint(tmp_path / "grown.npz")
     a, b = model.regions["R"], back.regions["R"]
-    assert (b.n, b.hypothesis_count()) == (a.n, a.hypothesis_count()) and a.n > 4
-    np.testing.assert_array_equal(b.owners(), a.owners())
+    assert (b.n, b.concepts().count) == (a.n, a.concepts().count) and a.n > 4
+    np.testing.assert_array_equal(b.concepts().owners, a.concepts().owners)
     for key in a.weights:
         np.testing.assert_array_equal(np.asarray(b.weights[key]), np.asarray(a.weights[key]))
     ra, rb = model.settle({"x": X[:20]}, noise=False), back.settle({"x": X[:20]}, noise=False)
     np.testing.assert_array_equal(ra.activity["R"], rb.activity["R"])
     train(back, *stream(seed=3))                     # and it keeps learning and growing
-    assert back.regions["R"].hypothesis_count() >= a.hypothesis_count()
+    assert back.regions["R"].concepts().count >= a.concepts().count
 
 
 def test_numpy_and_array_api_strict_recruit_alike():
@@ -159,7 +159,7 @@ def test_numpy_and_array_api_strict_recruit_alike():
             for name in ("numpy", "array_api_strict")]
     a, b = (m.regions["R"] for m in runs)
     assert [(e.event, e.hypothesis) for e in a.growth.log] == [(e.event, e.hypothesis) for e in b.growth.log]
-    np.testing.assert_array_equal(a.owners(), b.owners())
+    np.testing.assert_array_equal(a.concepts().owners, b.concepts().owners)
     np.testing.assert_allclose(a.backend.to_numpy(a.fields()), b.backend.to_numpy(b.fields()), atol=1e-4)
 
 
