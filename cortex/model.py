@@ -180,12 +180,15 @@ class Model:
 
     def _learn(self, d: DeviceState) -> None:
         self.compiled.mask_inputs(d.absent)     # absent inputs teach nothing
+        sizes = [c.region.n for c in self.compiled.regions]
         try:
             for j, c in enumerate(self.compiled.regions):
                 if c.region.plastic():
                     c.region.learn(d.states[j], *self.compiled.inputs_of(j, d))
         finally:
             self.compiled.mask_inputs(frozenset())
+        if sizes != [c.region.n for c in self.compiled.regions]:   # a region grew (recruit:): new blocks for it
+            self.compiled.reschedule()
 
     def _frame(self, result: SettleResult, batch: int) -> dict:
         if not isinstance(result, SettleResult) or not isinstance(result._device, DeviceState):

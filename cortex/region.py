@@ -53,6 +53,11 @@ class RegionParams(Strict):
     inputs: list[str] = Field(..., min_length=1)
     teacher: str | None = None
 
+    def grows(self) -> bool:
+        """Whether the region's number of hypotheses can change while it learns (default False). A growing region's
+        teacher is a label of any size, and no region may read its activity (its width is not fixed)."""
+        return False
+
 
 Competition = Literal["none", "lateral", "softmax"]
 ErrorKind = Literal["gaussian", "cauchy"]
@@ -213,6 +218,14 @@ class RegionKind(abc.ABC):
     @abc.abstractmethod
     def learn(self, state: RegionState, X, Y) -> None:
         """One local update of ``weights`` from a settled state (Y is None without context)."""
+
+    def context_fit(self, Y_fit, A_fit, Y_eval, A_eval):
+        """The region's context term with a prior fitted to these activities: ``(mean energy on the eval set,
+        weights)``. ``Y_*`` (N, m) precision-weighted context activities (None: no context), ``A_*`` (N, n) this
+        region's settled activities. Structure search (:mod:`cortex.structure`) scores a candidate context edge by
+        the energy it removes on held-out stimuli. None (the default): the kind cannot be scored, and structure
+        search adds no context to it."""
+        return None
 
     def plastic(self) -> bool:
         """Whether :meth:`learn` can change anything (False: ``model.learn`` skips the region). Default True."""

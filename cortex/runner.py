@@ -110,6 +110,7 @@ def execute(experiment, out: str | os.PathLike, *, progress: bool = True, graph_
                 measured = experiment.evaluate(data, trained)
             with timer.phase("figures"):
                 figures = save_figures(experiment.figures(data, trained, measured), folder.path)
+                written = save_files(experiment.files(data, trained, measured), folder.path)
             results = {**provenance(experiment.spec, model, graph_file=graph_file, overrides=overrides, started=started),
                        "experiment": experiment.kind_name,
                        **{k: v for k, v in measured.items() if not k.startswith("_")}}
@@ -118,6 +119,8 @@ def execute(experiment, out: str | os.PathLike, *, progress: bool = True, graph_
                 results["split"] = split
             results["seconds"] = timer.seconds()
             results["figures"] = figures
+            if written:
+                results["files"] = written
             write_results(folder.path, results)
             interrupts.check()
             folder.commit()
@@ -221,6 +224,16 @@ def save_figures(figures: dict, folder: Path) -> list[str]:
         plt.close(fig)
         names.append(f"{name}.png")
     return names
+
+
+def save_files(files: dict, folder: Path) -> list[str]:
+    """Write every ``{name: text}`` into ``folder`` (plain names only: no folders, no hidden files)."""
+    for name, text in files.items():
+        if Path(name).name != name or name.startswith(".") or name in ("results.json", "model.npz"):
+            raise CortexError(f"an experiment's file must be a plain new name in its run folder, got {name!r}")
+        with atomic_write(folder / name, "w") as f:
+            f.write(text)
+    return list(files)
 
 
 def write_results(folder: str | Path, results: dict) -> dict:

@@ -48,6 +48,31 @@ class SettleSpec(Strict):
     check_every: int = Field(10, ge=1)
 
 
+class StructureSpec(Strict):
+    """The graph's ``structure:`` block: which context edges may be discovered, how often, within what budget."""
+
+    sources: list[str] | None = None          # regions that may become context sources (default: every region)
+    targets: list[str] | None = None          # regions that may receive discovered context (default: every region)
+    budget: int = Field(4, ge=0, le=10_000)   # most discovered edges held at once
+    min_gain: float = Field(0.05, gt=0)       # held-out energy per stimulus an edge must remove to be added or kept
+    every: int = Field(20, ge=1)              # training batches between reviews
+    buffer: int = Field(512, ge=16)           # most recent settled stimuli a review scores
+    holdout: float = Field(0.5, gt=0, lt=1)   # share of the buffer that scores (the rest fits)
+    precision: float = Field(1.0, gt=0)       # precision of an added edge
+    prune_declared: bool = False              # may declared context edges be pruned too
+
+
+def check_structure(spec) -> list[tuple[str, tuple]]:
+    """Cross-checks of ``structure:`` against the graph (:mod:`cortex.structure` uses it): (message, key path) pairs."""
+    s, out = spec.structure, []
+    for key in ("sources", "targets"):
+        for i, name in enumerate(getattr(s, key) or []):
+            if name not in spec.regions:
+                out.append((f"must name a region, got {name!r} (regions: {', '.join(spec.regions)})",
+                            ("structure", key, i)))
+    return out
+
+
 class TimeSpec(Strict):
     """The ``time:`` block: how long one frame of a stream lasts. Time constants written with a unit (``tau: 2 s``)
     then move once per frame by this much; written as plain numbers they count settling steps."""
@@ -70,6 +95,7 @@ class NetworkSpec(Strict):
     regions: dict[str, Any] = Field(..., min_length=1)
     connections: list[ConnectionSpec] = []
     settle: SettleSpec = SettleSpec()
+    structure: StructureSpec | None = None
     time: TimeSpec = TimeSpec()
     experiment: Any = None
 
@@ -218,6 +244,10 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"{what} {name!r} is not defined{hint} (defined: {', '.join(nodes)})"
 
+    def growing(name):
+        return (f"region {name!r} grows its hypotheses (recruit:), so its activity has no fixed width; no region can "
+                "read it (make it a top region, or drop its recruit: block)")
+
     for rname, params in spec.regions.items():
         for i, src in enumerate(params.inputs):
             path = ("regions", rname, "inputs", i)
@@ -226,13 +256,15 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
             elif src == rname:
                 err("a region cannot take itself as input (it would predict its own activity at the same moment); "
                     "use a context connection with delay >= 1", path)
+            elif src in spec.regions and spec.regions[src].grows():
+                err(growing(src), path)
         if len(set(params.inputs)) != len(params.inputs):
             err("lists the same input twice", ("regions", rname, "inputs"))
         if params.teacher is not None:
             path = ("regions", rname, "teacher")
             if params.teacher not in spec.inputs:
                 err(f"teacher must name an input, got {params.teacher!r} (inputs: {', '.join(spec.inputs)})", path)
-            elif spec.inputs[params.teacher].size != params.hypotheses:
+            elif spec.inputs[params.teacher].size != params.hypotheses and not params.grows():
                 err(f"teacher input {params.teacher!r} has {spec.inputs[params.teacher].size} values but the region has "
                     f"{params.hypotheses} hypotheses; they must match", path)
             elif params.teacher in params.inputs:
@@ -249,6 +281,8 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
         path = ("connections", i)
         if c.source not in nodes:
             err(unknown(c.source, "source"), path + ("from",))
+        elif c.source in spec.regions and spec.regions[c.source].grows():
+            err(growing(c.source), path + ("from",))
         if c.target not in nodes:
             err(unknown(c.target, "target"), path + ("to",))
         elif c.target not in spec.regions:
@@ -264,6 +298,9 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
             err(f"duplicate {c.role} connection {c.source} -> {c.target} with delay {c.delay}", path)
         seen.add(key)
 
+    if spec.structure is not None:
+        for msg, path in check_structure(spec):
+            err(msg, path)
     if spec.experiment is not None and hasattr(spec.experiment, "check"):
         for msg, key in spec.experiment.check(spec):
             err(msg, ("experiment", key))

@@ -8,7 +8,8 @@ folders itself. The stages, each returning a plain dict:
 2. ``train(data)``: the trained models and their training curves; ``"model"`` is saved as ``model.npz``;
 3. ``evaluate(data, trained)``: the numbers that go into ``results.json``; keys that start with ``_``
    (settled traces, say) are handed to ``figures`` and not written;
-4. ``figures(data, trained, results)``: ``{name: matplotlib Figure}``, saved as ``name.png``;
+4. ``figures(data, trained, results)``: ``{name: matplotlib Figure}``, saved as ``name.png``; and
+   ``files(data, trained, results)``: ``{file name: text}`` written beside them (default none);
 5. ``summary(results)``: the lines ``cortex run`` prints (a static method: it also reads results.json).
 
 The runner adds the seed, the provenance, the time of every stage, writes the run folder as one
@@ -110,6 +111,10 @@ class Experiment:
 
     def figures(self, data: dict, trained: dict, results: dict) -> dict[str, Any]:
         """``{name: matplotlib Figure}``, each saved as ``name.png`` (default: none)."""
+        return {}
+
+    def files(self, data: dict, trained: dict, results: dict) -> dict[str, str]:
+        """``{file name: text}`` written into the run folder beside results.json (a grown graph, say; default none)."""
         return {}
 
     def splits(self, data: dict) -> dict | None:

@@ -104,9 +104,13 @@ def _is_model(tp):
 
 
 def _nested(annotation):
-    """(model, key suffix) when a field holds a nested model (``a.b``), a dict of them (``a.NAME.b``) or a
-    list of them (``a[].b``); (None, '') for a plain value."""
+    """(model, key suffix) when a field holds a nested model (``a.b``, also an optional one), a dict of them
+    (``a.NAME.b``) or a list of them (``a[].b``); (None, '') for a plain value."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:   # an optional block: ``X | None``
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return _nested(rest[0])
     if _is_model(annotation):
         return annotation, "."
     if origin is dict and len(args) == 2 and _is_model(args[1]):

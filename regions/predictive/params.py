@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 from cortex.region import Adaptation, Competition, ErrorKind, RegionParams
 from cortex.units import StepsOrTime, is_clocked
 
+from .recruit import Recruit
+
 
 class Params(RegionParams):
     """Hyperparameters of a predictive region (YAML keys under ``regions.NAME``)."""
@@ -33,6 +35,10 @@ class Params(RegionParams):
     first_guess: bool = True
     normalize: bool = True
     init_scale: float = Field(0.1, gt=0)
+    recruit: Recruit | None = None
+
+    def grows(self) -> bool:
+        return self.recruit is not None
 
     def clocked(self) -> bool:
         """Whether fatigue or slow noise count physical time (move per frame) rather than settling steps."""
@@ -40,6 +46,13 @@ class Params(RegionParams):
 
     @model_validator(mode="after")
     def _consistent(self):
+        if self.recruit is not None:
+            if self.hypotheses > self.recruit.max_hypotheses:
+                raise ValueError(f"hypotheses ({self.hypotheses}) are the ones a recruiting region starts with; they "
+                                 f"cannot exceed recruit.max_hypotheses ({self.recruit.max_hypotheses})")
+            if self.teacher is not None and self.competition != "softmax":
+                raise ValueError("a recruiting region with a teacher needs competition: softmax (the label chooses "
+                                 "among the hypotheses it owns)")
         if self.factors and self.competition != "softmax":
             raise ValueError("factors need competition: softmax (each hypothesis then settles its own parameters)")
         if self.inhibition and self.competition != "lateral":
@@ -53,13 +66,15 @@ class Params(RegionParams):
 KNOWN_FIELDS = frozenset({
     "kind", "hypotheses", "inputs", "teacher", "competition", "factors", "precision", "context_precision",
     "sparsity", "inhibition", "inhibition_lr", "temperature", "error", "error_scale", "lr", "lr_context",
-    "lr_recognition", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale"})
+    "lr_recognition", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale", "recruit"})
 
 
 def fast_path_knows(params) -> bool:
     """Whether the fast paths implement every parameter of ``params`` (not the per-frame clock: a region whose
-    fatigue or slow noise count physical time steps through its own methods)."""
-    return set(type(params).model_fields) <= KNOWN_FIELDS and not params.clocked()
+    fatigue or slow noise count physical time steps through its own methods; and ``recruit`` only when it is off:
+    a recruiting region steps through its own methods, which mask its inactive hypotheses)."""
+    return (set(type(params).model_fields) <= KNOWN_FIELDS and not params.clocked()
+            and getattr(params, "recruit", None) is None)
 
 
 @dataclass
@@ -73,3 +88,5 @@ class State:
     pred: Any = None       # (B, d_X) expected prediction of the input
     mu: Any = None         # (B, n, d_X) each hypothesis' own prediction (softmax)
     clamped: bool = False  # activity fixed by a teacher
+    mask: Any = None       # (n,) or (B, n) energy penalty of hypotheses that may not win (a recruiting region)
+    labels: Any = None     # (B,) host ints: the teacher's labels of a recruiting region

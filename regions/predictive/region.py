@@ -36,7 +36,10 @@ from cortex.region import RegionKind, ResidualForm, Sources, context_curvature_b
 from cortex.units import frames_per
 
 from . import kernels as K
+from .context_fit import fit_context
 from .params import Params, State
+from . import recruit as R
+from .recruit import Growth, capacity_for
 
 
 class Predictive(RegionKind):
@@ -49,6 +52,8 @@ class Predictive(RegionKind):
         xp = self.xp = backend.xp
         self.ops = Ops(backend)
         n, k = params.hypotheses, params.factors
+        if params.recruit is not None:       # arrays hold a capacity, a multiple of the chunk; the rest inactive
+            n = capacity_for(n, params.recruit.chunk, params.recruit.max_hypotheses)
         self.n, self.k = n, k
         self.d_x, self.d_y = inputs.width, context.width
         self.softmax = params.competition == "softmax"
@@ -66,6 +71,8 @@ class Predictive(RegionKind):
             self.weights = {"M": W}
             if k:
                 self.weights["F"] = rng.normal((n, k, self.d_x), s)
+                if params.recruit is not None and params.recruit.factor_init == "zero":
+                    self.weights["F"] = self.weights["F"] * 0.0
         else:
             self.weights = {"W": _unit_rows(xp, W) if params.normalize else W}
             if params.competition == "lateral":
@@ -76,6 +83,7 @@ class Predictive(RegionKind):
         self._step_cache = None
         self._scratch: dict = {}
         self._fatigue_frames = self._noise_frames = None   # clocked time constants in frames (``set_frame``)
+        self.growth = Growth(self, params.hypotheses) if params.recruit is not None else None
 
     # ----- what the engine asks (cortex.region.RegionKind) -----------------------------------------
     def residual_form(self, start: int, stop: int) -> ResidualForm | None:
@@ -121,7 +129,7 @@ class Predictive(RegionKind):
 
     @classmethod
     def memory_elements(cls, params: Params, d_x: int, d_y: int, batch: int) -> int:
-        n, k = params.hypotheses, params.factors
+        n, k = (params.recruit.max_hypotheses if params.recruit else params.hypotheses), params.factors
         weights = n * d_x * (1 + k) + d_x * n + d_y * n + n * n
         per_stimulus = 6 * n + 3 * d_x + d_y
         if params.competition == "softmax":
@@ -185,10 +193,20 @@ class Predictive(RegionKind):
                                      self._buf("T3", (B, n, d)), out, z,
                                      self._buf("Tk", (B, n, self.k)) if self.k else None, self._buf("ek", (B, n)))
 
+    def _masked_energies(self, X, state, out):
+        """:meth:`_hypothesis_energies` plus the penalty of hypotheses that may not win (a recruiting region)."""
+        out = self._hypothesis_energies(X, state, out)
+        if state.mask is not None:
+            out += state.mask
+        return out
+
     # ----- interface used by settling ------------------------------------------------------------
     def start(self, X, Y, teacher=None) -> State:
         """Initial state: the learned feed-forward first guess, or rest (zero / the prior)."""
         xp, B = self.xp, X.shape[0]
+        mask = labels = None
+        if self.growth is not None:
+            mask, labels, teacher = self.growth.start(X, teacher)
         z = self.backend.zeros((B, self.n, self.k)) if self.k else None
         if teacher is not None:
             a = teacher
@@ -197,10 +215,13 @@ class Predictive(RegionKind):
             prior = self._prior(Y)
             if prior is not None:
                 u = u + self.p.context_precision * self._log_softmax(prior)
-            a = xp.exp(self._log_softmax(u))
+            a = xp.exp(self._log_softmax(u if mask is None else u - mask))
         else:
             a = xp.maximum(X @ self.weights["R"], 0.0) if self.p.first_guess else self.backend.zeros((B, self.n))
-        state = State(a=a, h=self.backend.zeros((B, self.n)), z=z, clamped=teacher is not None)
+            if mask is not None:
+                a = a * self.weights["active"]
+        state = State(a=a, h=self.backend.zeros((B, self.n)), z=z, clamped=teacher is not None, mask=mask,
+                      labels=labels)
         self._predict(state, B)
         return state
 
@@ -217,7 +238,9 @@ class Predictive(RegionKind):
         """The next frame's state: fatigue, slow noise and (``keep_activity``) activity and factor parameters
         carried on from ``state`` (copied: the previous frame's result keeps its own), predictions recomputed."""
         b = self.backend
-        if not keep_activity or (teacher is None and state.clamped):   # a teacher's clamp ends with its frame
+        if not keep_activity or (teacher is None and state.clamped) or self.growth is not None:
+            # a teacher's clamp ends with its frame; a recruiting region starts every frame from its first guess, so
+            # that the frame's mask (hypotheses in use, a label's own) is its own
             new = self.start(X, Y, teacher)
         else:
             new = State(a=teacher if teacher is not None else b.copy(state.a), h=None,
@@ -319,6 +342,8 @@ class Predictive(RegionKind):
             N = self._buf("N", shape)
             N[...] = noise
         K.descend(ops, state.a, G, eta, math.sqrt(eta), state.h if p.adaptation.strength else None, N, T)
+        if self.growth is not None:              # inactive hypotheses stay silent (noise included)
+            state.a *= self.weights["active"]
         ops.matmul(state.a, W, state.pred)
 
     def _step_softmax(self, state, X, Y, g_ext, curv_ext, rate, noise):
@@ -330,7 +355,7 @@ class Predictive(RegionKind):
                           self._buf("R3", (B, n, d)), self._buf("T3", (B, n, d)),
                           self._buf("GZ", (B, n, 1, self.k)), self._buf("Tk", (B, n, self.k)))
         if not state.clamped:
-            e = self._hypothesis_energies(X, state, self._buf("e", (B, n)))
+            e = self._masked_energies(X, state, self._buf("e", (B, n)))
             # mirror descent on the simplex: a step of size s from the current a towards the exact minimiser,
             # so settling refines the first guess rather than replacing it in one jump
             s = min(1.0, rate * p.temperature / (p.temperature + curv_ext))
@@ -342,7 +367,7 @@ class Predictive(RegionKind):
         """(B,) this region's share of the energy for each stimulus."""
         ops, p, b, B = self.ops, self.p, self.backend, X.shape[0]
         if self.softmax:
-            e = self._hypothesis_energies(X, state, b.empty((B, self.n)))
+            e = self._masked_energies(X, state, b.empty((B, self.n)))
             term = self._prior_term(Y)
             if term is not None:
                 e -= term
@@ -365,9 +390,13 @@ class Predictive(RegionKind):
         xp, p, w = self.xp, self.p, self.weights
         B = X.shape[0]
         a = state.a
+        e_win = self.growth.winner_energy(state, X) if self.growth is not None else None
         if self.softmax:
             r = self._residuals(X, state)
-            w["M"] = w["M"] + (p.lr / B) * xp.sum(a[:, :, None] * r, axis=0)
+            if self.growth is not None and p.recruit.consolidate:    # a running mean of the inputs, rate 1/usage
+                w["M"] = w["M"] + self.growth.mean_rates(a, p.lr / B) * xp.sum(a[:, :, None] * (r / self.pi), axis=0)
+            else:
+                w["M"] = w["M"] + (p.lr / B) * xp.sum(a[:, :, None] * r, axis=0)
             if self.k:
                 az = xp.moveaxis(a[:, :, None] * state.z, 0, -1)                # (n, k, B)
                 w["F"] = w["F"] + (p.lr / B) * (az @ xp.moveaxis(r, 0, 1))     # (n, k, d)
@@ -391,6 +420,11 @@ class Predictive(RegionKind):
                 L = xp.maximum(w["L"] + co, 0.0)
                 w["L"] = L * (1.0 - xp.eye(self.n, dtype=self.backend.dtype))
         self._step_cache = None
+        if self.growth is not None:
+            self.growth.after_learn(X, e_win, a, state.labels)
+
+    def context_fit(self, Y_fit, A_fit, Y_eval, A_eval):
+        return fit_context(self, Y_fit, A_fit, Y_eval, A_eval)
 
     def fields(self):
         """(n, d_X) the generative field of each hypothesis (what it predicts when active alone)."""
@@ -398,6 +432,17 @@ class Predictive(RegionKind):
 
     def weights_changed(self) -> None:
         self._step_cache = None
+
+    def load_weights(self, arrays: dict) -> None:
+        """As :meth:`RegionKind.load_weights`; a recruiting region first takes the capacity the arrays were saved at."""
+        if self.growth is not None and "active" in arrays and arrays["active"].shape[0] != self.n:
+            self.growth.resize(int(arrays["active"].shape[0]))
+        super().load_weights(arrays)
+
+    # ----- recruited hypotheses (see .recruit) -------------------------------------------------------
+    def concepts(self) -> R.Concepts:
+        """The hypotheses in use and the label each stands for (without ``recruit``: all of them, each its index)."""
+        return R.concepts(self)
 
 
 def _unit_rows(xp, W):
