@@ -9,29 +9,37 @@ from .core import plt, save_figure
 
 def plot_field_grid(fields: np.ndarray, shape, shares: dict | None = None, path=None, title="learned fields",
                     columns: int | None = None):
-    """Every field as a small grey image (each scaled to its own largest magnitude, 0 mid-grey); with ``shares``
-    (from :func:`cortex.experiments.field_stats.field_summary`) a field neither oriented nor localised is
+    """Every field as a small grey image in one mosaic (each scaled to its own largest magnitude, 0 mid-grey); with
+    ``shares`` (from :func:`cortex.experiments.field_stats.field_summary`) a field neither oriented nor localised is
     framed red, one that is only one of them orange."""
-    F = np.asarray(fields).reshape(len(fields), *shape)
+    h, w = shape
+    F = np.asarray(fields, float).reshape(len(fields), h, w)
     n = len(F)
     cols = columns or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(0.55 * cols + 0.4, 0.55 * rows + 0.7), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if i >= n:
-            ax.axis("off")
-            continue
+    gap = 1
+    mosaic = np.full((rows * (h + gap) + gap, cols * (w + gap) + gap), np.nan)
+    for i in range(n):
+        r, c = divmod(i, cols)
         m = float(np.max(np.abs(F[i]))) or 1.0
-        ax.imshow(F[i], cmap="gray", vmin=-m, vmax=m, interpolation="nearest")
-        if shares is not None:
+        mosaic[gap + r * (h + gap):gap + r * (h + gap) + h, gap + c * (w + gap):gap + c * (w + gap) + w] = F[i] / m
+    fig, ax = plt.subplots(figsize=(0.5 * cols + 0.4, 0.5 * rows + 0.7))
+    cmap = plt.get_cmap("gray").copy()
+    cmap.set_bad("white")
+    ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    if shares is not None:
+        from matplotlib.patches import Rectangle
+
+        for i in range(n):
             good = int(shares["_orientation_share"][i] > 0.5) + int(shares["_localisation_share"][i] > 0.5)
-            colour = {2: "none", 1: "orange", 0: "red"}[good]
-            for s in ax.spines.values():
-                s.set_edgecolor(colour if colour != "none" else "white")
-                s.set_linewidth(1.5)
-    fig.suptitle(title, fontsize=10)
+            if good < 2:
+                r, c = divmod(i, cols)
+                ax.add_patch(Rectangle((gap + c * (w + gap) - 1, gap + r * (h + gap) - 1), w + 1, h + 1, fill=False,
+                                       edgecolor="orange" if good else "red", lw=1.5))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title + ("  (red: neither oriented nor localised; orange: one of them)" if shares else ""),
+                 fontsize=9)
     fig.tight_layout(pad=0.2)
     return save_figure(fig, path)
 
