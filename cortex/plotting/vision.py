@@ -24,8 +24,7 @@ def plot_field_grid(fields: np.ndarray, shape, shares: dict | None = None, path=
         m = float(np.max(np.abs(F[i]))) or 1.0
         mosaic[gap + r * (h + gap):gap + r * (h + gap) + h, gap + c * (w + gap):gap + c * (w + gap) + w] = F[i] / m
     fig, ax = plt.subplots(figsize=(0.5 * cols + 0.4, 0.5 * rows + 0.7))
-    cmap = plt.get_cmap("gray").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("gray").with_extremes(bad="white")
     ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
     if shares is not None:
         from matplotlib.patches import Rectangle
