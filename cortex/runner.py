@@ -31,7 +31,8 @@ from .run_folder import RunFolder
 
 #: Packages whose versions a run records (those imported by the run; the rest are left out).
 RECORDED_PACKAGES = {"numpy": "numpy", "scipy": "scipy", "sklearn": "scikit-learn", "matplotlib": "matplotlib",
-                     "pydantic": "pydantic", "cupy": "cupy", "brian2": "brian2", "tqdm": "tqdm"}
+                     "pydantic": "pydantic", "cupy": "cupy", "brian2": "brian2", "tqdm": "tqdm",
+                     "skimage": "scikit-image"}
 
 
 def run(graph: str | os.PathLike, out: str | os.PathLike | None = None, *, seed: int | None = None,

@@ -17,7 +17,7 @@ NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
 def test_the_notebooks_are_there():
     names = [p.stem for p in NOTEBOOKS]
     assert names == ["01_quickstart", "02_hypothesis_competition", "03_rivalry", "04_camouflage_and_search",
-                     "05_composition_and_context", "06_sequences", "07_new_concepts"]
+                     "05_composition_and_context", "06_sequences", "07_new_concepts", "08_vision"]
 
 
 @pytest.mark.notebooks
