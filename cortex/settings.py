@@ -37,6 +37,7 @@ class Setting:
 SETTINGS = {
     "backend": Setting("backend", ("numpy", "cupy", "auto", "array_api_strict"),
                        "the array backend of every model built without an explicit backend"),
+    "threads": Setting("threads", None, "BLAS / OpenMP threads of cortex's computing calls (a count, or 'default')"),
 }
 
 
