@@ -333,6 +333,9 @@ def _run(workloads, quick, rounds, batch, regions, hypotheses, reference, pcx, s
         if pcx and not quick:
             echo("W1 in PCX ...")
             pcx_figures(rep, "W1", m, wl.stimuli, b, max(3, rounds // 2), threads)
+            echo("W1's energy in PCX ...")
+            from .pcx_same import figures as pcx_same_figures
+            pcx_same_figures(rep, "W1", m, wl.stimuli, b, max(3, rounds // 2), threads)
         elif pcx:
             rep.notes.append("PCX comparison skipped in --quick mode")
     if "W2" in workloads:
