@@ -173,16 +173,25 @@ def draw(graph, out, html):
 @click.option("--no-scaling", is_flag=True, help="Skip the scaling figures.")
 @_threads_option("the engine and PCX's XLA (the same count on both sides)")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the figures as JSON.")
-def bench(workloads, quick, rounds, batch, regions, hypotheses, no_reference, no_pcx, no_scaling, threads, json_path):
+@click.option("--gpu-report", is_flag=True, help="Settle W1, W2 and W3 on the GPU (CuPy) instead, each beside the same "
+                                                 "matmuls replayed on that GPU: fractions of its own GEMM rate.")
+def bench(workloads, quick, rounds, batch, regions, hypotheses, no_reference, no_pcx, no_scaling, threads, json_path,
+          gpu_report):
     """Measure settling speed: step time, matmul efficiency, reference ratio, memory, scaling, PCX."""
     import json
 
     from .bench import run as run_bench
 
-    threads = "configured" if threads is None else threads
-    report = run_bench(workloads or ("W1", "W2", "W3"), quick=quick, rounds=rounds, batch=batch, regions=regions,
-                       hypotheses=hypotheses, reference=not no_reference, pcx=not no_pcx, scaling=not no_scaling,
-                       threads=threads, echo=lambda line: click.echo(line, err=True))
+    if gpu_report:
+        from .bench.gpu import gpu_report as run_gpu
+
+        with _limit(threads):      # the host's share of the work
+            report = run_gpu("cupy", quick=quick, rounds=rounds, echo=lambda line: click.echo(line, err=True))
+    else:
+        threads = "configured" if threads is None else threads
+        report = run_bench(workloads or ("W1", "W2", "W3"), quick=quick, rounds=rounds, batch=batch, regions=regions,
+                           hypotheses=hypotheses, reference=not no_reference, pcx=not no_pcx, scaling=not no_scaling,
+                           threads=threads, echo=lambda line: click.echo(line, err=True))
     click.echo(report.table())
     if json_path:
         Path(json_path).write_text(json.dumps(report.to_dict(), indent=1))
