@@ -46,7 +46,7 @@ class _Threads(click.ParamType):
 def _threads_option(what: str):
     return click.option("--threads", type=_Threads(), default=None, envvar=envvar("threads"), show_envvar=True,
                         help=f"BLAS / OpenMP threads for {what}: a count, or 'default' for the libraries' own "
-                             "choice [1; see docs/settling.md].")
+                             "choice [1, or CORTEX_THREADS; see docs/speed.md].")
 
 
 def _limit(threads):
