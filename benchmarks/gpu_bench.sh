@@ -10,7 +10,7 @@ mkdir -p "$out"
 python -c "from cortex.backend import cupy_usable; import sys; sys.exit(0 if cupy_usable() else 'no usable CUDA device (cortex.backend.cupy_usable() is False): install cortex-sim[gpu] on a machine with a GPU')"
 python -c "import cupy; d = cupy.cuda.runtime.getDeviceProperties(0); print('device:', d['name'].decode() if isinstance(d['name'], bytes) else d['name'])"
 echo "== GPU tests (marked gpu) =="
-python -m pytest -q -m gpu tests/cortex
+python -m pytest -q -m gpu tests
 echo "== W1, W2, W3 on the GPU =="
 cortex bench --gpu-report --json "$out/gpu_report.json"
 echo "== the CPU bench on this host, one thread =="

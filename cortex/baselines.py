@@ -17,7 +17,7 @@ from sklearn.neural_network import MLPClassifier
 from cortex import interrupts
 from cortex.errors import StimulusError
 from cortex.stimuli import checks
-from cortex.threads import limited
+from cortex.threadpool import limited
 
 __all__ = ["BASELINES", "EARLY_STOPPING_MIN_SAMPLES", "fit_baselines", "score_baselines"]
 

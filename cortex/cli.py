@@ -34,7 +34,7 @@ class _Threads(click.ParamType):
     name = "N|default"
 
     def convert(self, value, param, ctx):
-        from .threads import check
+        from .threadpool import check
 
         try:
             n = check(value, f"--{param.name if param else 'threads'}")
@@ -50,8 +50,8 @@ def _threads_option(what: str):
 
 
 def _limit(threads):
-    """The :func:`cortex.threads.threads` block for a ``--threads`` value (not given: cortex's setting)."""
-    from .threads import threads as limit
+    """The :func:`cortex.threadpool.threads` block for a ``--threads`` value (not given: cortex's setting)."""
+    from .threadpool import threads as limit
 
     return limit() if threads is None else limit(None if threads == "default" else threads)
 

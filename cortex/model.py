@@ -23,7 +23,7 @@ from .result import SettleResult
 from .settings import setting
 from .settle import DeviceState, SettleOptions, Settler
 from .spec import NetworkSpec
-from .threads import limited
+from .threadpool import limited
 
 DEFAULT_BATCH = 256
 

@@ -28,7 +28,7 @@ from . import interrupts
 from .atomic import atomic_write
 from .errors import CortexError
 from .run_folder import RunFolder
-from .threads import limited
+from .threadpool import limited
 
 #: Packages whose versions a run records (those imported by the run; the rest are left out).
 RECORDED_PACKAGES = {"numpy": "numpy", "scipy": "scipy", "sklearn": "scikit-learn", "matplotlib": "matplotlib",

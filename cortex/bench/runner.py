@@ -292,11 +292,11 @@ def run(workloads=("W1", "W2", "W3"), quick: bool = False, rounds: int | None = 
     """Run the chosen workloads and return the report (``echo`` prints progress lines).
 
     ``threads``: BLAS threads for the engine (set with threadpoolctl for this call) and threads per
-    operation for PCX's XLA; ``"configured"`` (the default) takes cortex's setting (:mod:`cortex.threads`:
+    operation for PCX's XLA; ``"configured"`` (the default) takes cortex's setting (:mod:`cortex.threadpool`:
     ``set_threads``, ``CORTEX_THREADS``, else 1); None or ``"default"`` leaves both libraries at their
     defaults (usually every core).
     """
-    from cortex.threads import check, configured, threads as limit
+    from cortex.threadpool import check, configured, threads as limit
 
     threads = configured() if threads == "configured" else check(threads, "bench threads")
     with limit(threads):

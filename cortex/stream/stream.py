@@ -24,7 +24,7 @@ from cortex.errors import StimulusError
 
 from .history import History
 from .result import FIELDS, Recorder, StreamResult
-from cortex.threads import limited
+from cortex.threadpool import limited
 
 CARRY = ("activity", "slow")
 

@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_limits
 import cortex
 from cortex.baselines import fit_baselines
 from cortex.settle import Settler
-from cortex.threads import DEFAULT, blas_threads, configured, reset_threads
+from cortex.threadpool import DEFAULT, blas_threads, configured, reset_threads
 from tests.cortex.test_cli import SMALL_DIGITS, assert_user_error, cortex_main
 
 
