@@ -21,10 +21,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cortex.errors import StimulusError
+from cortex.threadpool import limited
 
 from .history import History
 from .result import FIELDS, Recorder, StreamResult
-from cortex.threadpool import limited
 
 CARRY = ("activity", "slow")
 
