@@ -191,11 +191,11 @@ class Worker:
             raise RuntimeError(f"the PCX (same math) worker stopped (exit status {self.proc.wait()})")
         return json.loads(line)
 
-    def times(self) -> tuple[float, float]:
+    def times(self) -> dict:
+        """Wall seconds ("20", "100") and the worker's CPU seconds ("cpu20", "cpu100") of T=20 and T=100."""
         self.proc.stdin.write("time\n")
         self.proc.stdin.flush()
-        t = self._read()
-        return t["20"], t["100"]
+        return self._read()
 
     def close(self) -> None:
         import os
@@ -224,14 +224,16 @@ def figures(rep, key: str, model, stimuli: dict, batch: int, rounds: int, thread
     try:
         inputs, teachers = model._prepare(stimuli)       # as cortex.bench.runner.prepared (no import circle)
         s = model.settler.prepare(inputs, teachers, [], model.options(1))
-        pcx_step, eng_step = [], []
+        pcx_step, eng_step, pcx_cpu, eng_cpu = [], [], [], []
         for _ in range(rounds):
-            t20, t100 = worker.times()
-            pcx_step.append((t100 - t20) / 80)
-            t0 = time.perf_counter()
+            t = worker.times()
+            pcx_step.append((t["100"] - t["20"]) / 80)
+            pcx_cpu.append((t["cpu100"] - t["cpu20"]) / 80)
+            t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(80):
                 s.sweep(0)
             eng_step.append((time.perf_counter() - t0) / 80)
+            eng_cpu.append((time.process_time() - c0) / 80)
     finally:
         worker.close()
     comp = worker.compile
@@ -242,6 +244,8 @@ def figures(rep, key: str, model, stimuli: dict, batch: int, rounds: int, thread
             f"W1's energy in PCX; compile {comp['20']:.1f} s + {comp['100']:.1f} s")
     rep.add(key, "engine step time beside it (same math)", statistics.median(eng_step) * 1e3, "ms", "80 steps per turn")
     rep.add(key, "PCX (same math) / engine step time", ratio, "x", "> 1: engine faster; target >= 1.1")
+    rep.add(key, "PCX (same math) / engine CPU time per step", statistics.median(p / e for p, e in zip(pcx_cpu, eng_cpu)),
+            "x", "each process's own CPU time: less swayed by a busy machine's scheduling")
     rep.add(key, "PCX (same math) matmul work per step", same / 1e9, "GFLOP", "the engine's matmuls")
     rep.add(key, "PCX (same math) per-FLOP time / engine's", ratio * _engine_flops(rep, key, same) / same, "x",
             "> 1: engine more efficient per FLOP")
@@ -278,9 +282,9 @@ def _serve(path: str) -> None:
             continue
         out = {}
         for T in (20, 100):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             settle(T)
-            out[str(T)] = time.perf_counter() - t0
+            out[str(T)], out[f"cpu{T}"] = time.perf_counter() - t0, time.process_time() - c0
         print(json.dumps(out), flush=True)
 
 
