@@ -14,6 +14,7 @@ from .model import Model, SettleResult
 from .runner import run
 from .shipped import graph_path, load, shipped_graphs
 from .spec import NetworkSpec, load_spec
+from .threadpool import set_threads, threads
 
 __all__ = ["CortexError", "Model", "NetworkSpec", "SettleResult", "SpecError", "__version__", "load",
-           "load_checkpoint", "load_spec", "graph_path", "run", "shipped_graphs"]
+           "load_checkpoint", "load_spec", "graph_path", "run", "set_threads", "shipped_graphs", "threads"]

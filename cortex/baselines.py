@@ -17,6 +17,7 @@ from sklearn.neural_network import MLPClassifier
 from cortex import interrupts
 from cortex.errors import StimulusError
 from cortex.stimuli import checks
+from cortex.threadpool import limited
 
 __all__ = ["BASELINES", "EARLY_STOPPING_MIN_SAMPLES", "fit_baselines", "score_baselines"]
 
@@ -30,6 +31,7 @@ BASELINES: tuple[str, ...] = ("logistic_regression", "mlp")
 EARLY_STOPPING_MIN_SAMPLES: int = 5000
 
 
+@limited
 def fit_baselines(X, y, seed: int = 0) -> dict:
     """Fit every baseline in ``BASELINES`` on raw pixels.
 
@@ -66,6 +68,7 @@ def fit_baselines(X, y, seed: int = 0) -> dict:
     return models
 
 
+@limited
 def score_baselines(models: dict, X, y) -> dict[str, float]:
     """Accuracy of each fitted baseline on ``(X, y)``.
 

@@ -28,6 +28,34 @@ def cli():
     """cortex-sim: competing generative models, settled and learned online."""
 
 
+class _Threads(click.ParamType):
+    """A thread count (a positive integer) or ``default`` (the BLAS library's own choice, usually every core)."""
+
+    name = "N|default"
+
+    def convert(self, value, param, ctx):
+        from .threadpool import check
+
+        try:
+            n = check(value, f"--{param.name if param else 'threads'}")
+        except CortexError as exc:
+            self.fail(str(exc), param, ctx)
+        return "default" if n is None else n
+
+
+def _threads_option(what: str):
+    return click.option("--threads", type=_Threads(), default=None, envvar=envvar("threads"), show_envvar=True,
+                        help=f"BLAS / OpenMP threads for {what}: a count, or 'default' for the libraries' own "
+                             "choice [1, or CORTEX_THREADS; see docs/speed.md].")
+
+
+def _limit(threads):
+    """The :func:`cortex.threadpool.threads` block for a ``--threads`` value (not given: cortex's setting)."""
+    from .threadpool import threads as limit
+
+    return limit() if threads is None else limit(None if threads == "default" else threads)
+
+
 @cli.command()
 @click.argument("graphs", nargs=-1, required=True)
 def validate(graphs):
@@ -61,7 +89,8 @@ def validate(graphs):
 @click.option("--backend", type=click.Choice(["numpy", "cupy", "auto"]), default=None, envvar=envvar("backend"),
               show_envvar=True, help="Override the graph's backend.")
 @click.option("--quiet", is_flag=True, help="No progress bars or stage lines.")
-def run(graph, out, seed, settings, data_file, backend, quiet):
+@_threads_option("the whole run (settling, learning, the baselines)")
+def run(graph, out, seed, settings, data_file, backend, quiet, threads):
     """Run the experiment of GRAPH (a shipped name such as 'digits', or a YAML file).
 
     Progress goes to stderr (bars only on a terminal); the summary to stdout. Ctrl-C or SIGTERM stop
@@ -75,7 +104,8 @@ def run(graph, out, seed, settings, data_file, backend, quiet):
     if data_file is not None:
         overrides["data"] = data_file
     try:
-        results = run_experiment(graph, out, seed=seed, backend=backend, progress=not quiet, **overrides)
+        with _limit(threads):
+            results = run_experiment(graph, out, seed=seed, backend=backend, progress=not quiet, **overrides)
     except RunInterrupted as exc:
         raise _Stopped(exc) from None
     out = Path(out or Path("runs") / results["graph"])
@@ -141,18 +171,27 @@ def draw(graph, out, html):
 @click.option("--no-reference", is_flag=True, help="Skip the per-region reference loop (it is slow on W2).")
 @click.option("--no-pcx", is_flag=True, help="Skip the PCX comparison even when PCX is installed.")
 @click.option("--no-scaling", is_flag=True, help="Skip the scaling figures.")
-@click.option("--threads", type=click.IntRange(1, 256), default=None,
-              help="Threads for the engine's BLAS and for PCX's XLA (same count on both sides) [library defaults].")
+@_threads_option("the engine and PCX's XLA (the same count on both sides)")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the figures as JSON.")
-def bench(workloads, quick, rounds, batch, regions, hypotheses, no_reference, no_pcx, no_scaling, threads, json_path):
+@click.option("--gpu-report", is_flag=True, help="Settle W1, W2 and W3 on the GPU (CuPy) instead, each beside the same "
+                                                 "matmuls replayed on that GPU: fractions of its own GEMM rate.")
+def bench(workloads, quick, rounds, batch, regions, hypotheses, no_reference, no_pcx, no_scaling, threads, json_path,
+          gpu_report):
     """Measure settling speed: step time, matmul efficiency, reference ratio, memory, scaling, PCX."""
     import json
 
     from .bench import run as run_bench
 
-    report = run_bench(workloads or ("W1", "W2", "W3"), quick=quick, rounds=rounds, batch=batch, regions=regions,
-                       hypotheses=hypotheses, reference=not no_reference, pcx=not no_pcx, scaling=not no_scaling,
-                       threads=threads, echo=lambda line: click.echo(line, err=True))
+    if gpu_report:
+        from .bench.gpu import gpu_report as run_gpu
+
+        with _limit(threads):      # the host's share of the work
+            report = run_gpu("cupy", quick=quick, rounds=rounds, echo=lambda line: click.echo(line, err=True))
+    else:
+        threads = "configured" if threads is None else threads
+        report = run_bench(workloads or ("W1", "W2", "W3"), quick=quick, rounds=rounds, batch=batch, regions=regions,
+                           hypotheses=hypotheses, reference=not no_reference, pcx=not no_pcx, scaling=not no_scaling,
+                           threads=threads, echo=lambda line: click.echo(line, err=True))
     click.echo(report.table())
     if json_path:
         Path(json_path).write_text(json.dumps(report.to_dict(), indent=1))

@@ -23,6 +23,7 @@ from .result import SettleResult
 from .settings import setting
 from .settle import DeviceState, SettleOptions, Settler
 from .spec import NetworkSpec
+from .threadpool import limited
 
 DEFAULT_BATCH = 256
 
@@ -92,6 +93,7 @@ class Model:
         """Each region's noise stream (in region order): checkpoints save and restore their state."""
         return list(self._noise)
 
+    @limited
     def settle(self, stimuli: dict, steps: int | None = None, *, rate: float | None = None, tol: float | None = None,
                record: bool = False, noise: bool = True, past: list | None = None,
                absent: tuple | list | set = ()) -> SettleResult:
@@ -164,6 +166,7 @@ class Model:
 
         return Stream(self, batch=batch, **options)
 
+    @limited
     def run_stream(self, frames: dict, *, learn: bool = False, forecast: bool = False, absent=None,
                    progress: bool = False, **options):
         """Settle ``frames`` (input name -> (frames, batch, *shape)) frame after frame from a fresh stream, learning
@@ -172,6 +175,7 @@ class Model:
         :class:`~cortex.stream.Stream` (``steps``, ``noise``, ``carry``, ``record``, ...)."""
         return self.stream(**options).run(frames, learn=learn, forecast=forecast, absent=absent, progress=progress)
 
+    @limited
     def learn(self, result: SettleResult) -> None:
         """One online, local synaptic update of every region from a settled batch."""
         if not isinstance(result, SettleResult) or not result.settled_by(self._owner):

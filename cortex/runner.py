@@ -28,6 +28,7 @@ from . import interrupts
 from .atomic import atomic_write
 from .errors import CortexError
 from .run_folder import RunFolder
+from .threadpool import limited
 
 #: Packages whose versions a run records (those imported by the run; the rest are left out).
 RECORDED_PACKAGES = {"numpy": "numpy", "scipy": "scipy", "sklearn": "scikit-learn", "matplotlib": "matplotlib",
@@ -83,6 +84,7 @@ def resolve_spec(graph, *, seed=None, backend=None, overrides=None):
     return spec, path
 
 
+@limited
 def execute(experiment, out: str | os.PathLike, *, progress: bool = True, graph_file=None,
             overrides: dict | None = None) -> dict:
     """Run ``experiment``'s stages and write ``out`` as one transaction; returns the results.

@@ -6,6 +6,9 @@ Why: scientific Python tools take site-wide defaults from the environment (``OMP
 - ``CORTEX_BACKEND`` (numpy, cupy, auto, array_api_strict): the array backend of every model built without
   an explicit ``backend=`` (``cortex.load``, ``cortex.run``, the experiments, ``cortex run``); like
   ``--backend``, it overrides the graph's ``backend:`` key.
+- ``CORTEX_THREADS`` (a positive count, or ``default``): the BLAS / OpenMP threads of every cortex computing
+  call (settling, learning, the baselines, the benchmark; :mod:`cortex.threadpool`); unset means 1. Like
+  ``--threads`` on ``cortex run`` and ``cortex bench``.
 
 Every option of the ``cortex`` command can also be set as ``CORTEX_<COMMAND>_<OPTION>`` (click's
 ``auto_envvar_prefix``), e.g. ``CORTEX_RUN_QUIET=1`` or ``CORTEX_DRAW_OUT=figs/graph.png``; a setting of the
@@ -37,6 +40,7 @@ class Setting:
 SETTINGS = {
     "backend": Setting("backend", ("numpy", "cupy", "auto", "array_api_strict"),
                        "the array backend of every model built without an explicit backend"),
+    "threads": Setting("threads", None, "BLAS / OpenMP threads of cortex's computing calls (a count, or 'default')"),
 }
 
 

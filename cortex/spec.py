@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import weakref
 from typing import Any, Literal
 
 from pydantic import Field, PositiveInt, ValidationError
@@ -101,12 +102,11 @@ class NetworkSpec(Strict):
 
     def sources(self, region: str, role: str) -> list[ConnectionSpec]:
         """The edges into ``region`` with ``role``, region ``inputs`` first, in the order written."""
-        return [c for c in self.edges() if c.target == region and c.role == role]
+        return list(_edges(self)[1].get((region, role), ()))
 
     def edges(self) -> list[ConnectionSpec]:
         """All edges: each region's ``inputs`` list (role input, delay 0) followed by ``connections``."""
-        implicit = [ConnectionSpec(source=s, target=r, role="input") for r, p in self.regions.items() for s in p.inputs]
-        return implicit + list(self.connections)
+        return list(_edges(self)[0])
 
     def delays(self) -> dict[str, int]:
         """Source -> the longest delay any connection reads it with (sources read with a delay only): how many
@@ -123,6 +123,30 @@ class NetworkSpec(Strict):
     def to_dict(self) -> dict:
         """Plain data that :func:`spec_from_dict` turns back into an equal spec."""
         return self.model_dump(mode="json", by_alias=True)
+
+
+_EDGES: dict[int, tuple] = {}   # id(spec) -> (weak ref, regions, connections, edges, index by (target, role))
+
+
+def _edges(spec: NetworkSpec) -> tuple[list, dict]:
+    """A spec's edge list and its index by (target, role), built once per spec: O(regions + edges).
+
+    Why: building a model asks every region for its sources, and rebuilding every edge on each ask cost
+    O(R x E) pydantic constructions (640k for 400 regions). A spec is frozen, so the list is kept beside
+    it (not on it: pydantic compares private attributes in ``==``), keyed by identity, dropped with it.
+    """
+    cached = _EDGES.get(id(spec))
+    if cached is None or cached[0]() is not spec or cached[1] is not spec.regions \
+            or cached[2] is not spec.connections:
+        edges = [ConnectionSpec(source=s, target=r, role="input") for r, p in spec.regions.items()
+                 for s in p.inputs] + list(spec.connections)
+        index: dict = {}
+        for c in edges:
+            index.setdefault((c.target, c.role), []).append(c)
+        if cached is None or cached[0]() is not spec:
+            weakref.finalize(spec, _EDGES.pop, id(spec), None)
+        cached = _EDGES[id(spec)] = (weakref.ref(spec), spec.regions, spec.connections, edges, index)
+    return cached[3], cached[4]
 
 
 def _describe(err: dict) -> str:

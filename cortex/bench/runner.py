@@ -288,19 +288,18 @@ def scaling_figures(rep: Report, base: tuple[int, int, int], rounds: int):
 
 def run(workloads=("W1", "W2", "W3"), quick: bool = False, rounds: int | None = None, batch: int | None = None,
         regions: int | None = None, hypotheses: int | None = None, reference: bool = True, pcx: bool = True,
-        scaling: bool = True, threads: int | None = None, echo=print) -> Report:
+        scaling: bool = True, threads: int | str | None = "configured", echo=print) -> Report:
     """Run the chosen workloads and return the report (``echo`` prints progress lines).
 
     ``threads``: BLAS threads for the engine (set with threadpoolctl for this call) and threads per
-    operation for PCX's XLA; None leaves both libraries at their defaults (usually every core).
+    operation for PCX's XLA; ``"configured"`` (the default) takes cortex's setting (:mod:`cortex.threadpool`:
+    ``set_threads``, ``CORTEX_THREADS``, else 1); None or ``"default"`` leaves both libraries at their
+    defaults (usually every core).
     """
-    if threads is None:
-        return _run(workloads, quick, rounds, batch, regions, hypotheses, reference, pcx, scaling, None, echo)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError as exc:   # pragma: no cover - a dependency of scikit-learn, so normally present
-        raise RuntimeError("--threads needs threadpoolctl: pip install 'cortex-sim[bench]'") from exc
-    with threadpool_limits(limits=threads, user_api="blas"):
+    from cortex.threadpool import check, configured, threads as limit
+
+    threads = configured() if threads == "configured" else check(threads, "bench threads")
+    with limit(threads):
         return _run(workloads, quick, rounds, batch, regions, hypotheses, reference, pcx, scaling, threads, echo)
 
 
@@ -334,6 +333,9 @@ def _run(workloads, quick, rounds, batch, regions, hypotheses, reference, pcx, s
         if pcx and not quick:
             echo("W1 in PCX ...")
             pcx_figures(rep, "W1", m, wl.stimuli, b, max(3, rounds // 2), threads)
+            echo("W1's energy in PCX ...")
+            from .pcx_same import figures as pcx_same_figures
+            pcx_same_figures(rep, "W1", m, wl.stimuli, b, max(3, rounds // 2), threads)
         elif pcx:
             rep.notes.append("PCX comparison skipped in --quick mode")
     if "W2" in workloads:

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cortex.errors import StimulusError
+from cortex.threadpool import limited
 
 from .history import History
 from .result import FIELDS, Recorder, StreamResult
@@ -86,6 +87,7 @@ class Stream:
             raise StimulusError(f"this stream runs a batch of {self.batch} but the frames have batch {batch}")
 
     # ----- what users call -------------------------------------------------------------------------
+    @limited
     def run(self, frames: dict, *, learn: bool = False, forecast: bool = False, absent=None,
             progress: bool = False) -> StreamResult:
         """Settle ``frames`` one after another and return them with a frame axis.
@@ -108,6 +110,7 @@ class Stream:
                         learn, forecast, rec)
         return rec.result(self.shapes, self.frame_seconds)
 
+    @limited
     def step(self, stimuli: dict, *, learn: bool = False, forecast: bool = False, absent=()) -> StreamResult:
         """One frame: ``stimuli`` name -> (batch, *shape); a :class:`StreamResult` of one frame."""
         arrays = {name: np.asarray(value)[None] for name, value in stimuli.items()}

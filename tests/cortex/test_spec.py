@@ -435,3 +435,42 @@ def test_model_too_big_for_memory_is_refused_before_allocating(hypotheses, monke
     need = float(re.search(r"about ([0-9.]+) GiB", msg).group(1))
     assert math.isclose(need, model_mod.estimate_bytes(spec) / 2**30, rel_tol=1e-2)
     assert need > 1000 and "'big'" in msg and "GiB" in msg and "fewer hypotheses" in msg
+
+
+def test_building_a_model_constructs_each_edge_once(monkeypatch):
+    """A graph of R regions and E edges builds in O(R + E): each region-inputs edge is made once, however large
+    the graph (asking every region for its sources once rebuilt every edge: R x E constructions)."""
+    from cortex.bench.workloads import hierarchy_data
+    from cortex.model import Model
+
+    made, real = [0], ConnectionSpec.__init__
+
+    def counting(self, *args, **kwargs):
+        made[0] += 1
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ConnectionSpec, "__init__", counting)
+    for regions in (40, 160):
+        spec = spec_from_dict(hierarchy_data(regions=regions, hypotheses=2, sensor_size=4))
+        implicit = sum(len(p.inputs) for p in spec.regions.values())
+        made[0] = 0
+        model = Model(spec)
+        assert made[0] == implicit, (regions, made[0], implicit)
+        assert len(spec.edges()) == implicit + len(spec.connections) and made[0] == implicit   # cached
+        for name in spec.regions:
+            assert [c.source for c in spec.sources(name, "input")] == list(spec.regions[name].inputs)
+        assert len(model.compiled) == regions
+
+
+def test_a_changed_copy_of_a_spec_sees_its_own_edges():
+    """The edge index belongs to one spec: a copy with other connections, or other regions, lists its own."""
+    from cortex.shipped import graph_path
+
+    spec = load_spec(graph_path("digits"))
+    name = next(iter(spec.regions))
+    before = spec.sources(name, "context")
+    extra = ConnectionSpec(source=name, target=name, role="context", delay=1)
+    copy = spec.model_copy(update={"connections": list(spec.connections) + [extra]})
+    assert copy.sources(name, "context") == before + [extra]
+    assert spec.sources(name, "context") == before
+    assert copy == spec.model_copy(update={"connections": list(spec.connections) + [extra]})
