@@ -34,7 +34,7 @@ class Params(RegionParams):
     noise_tau: StepsOrTime = 0.0
     first_guess: bool = True
     normalize: bool = True
-    init_scale: float = Field(0.1, gt=0)
+    init_scale: float = Field(0.1, gt=0, le=10)   # std of the first weights (docs/robustness.md)
     recruit: Recruit | None = None
 
     def grows(self) -> bool:
