@@ -231,6 +231,9 @@ def _read(path: str) -> str:
         raise SpecError(f"cannot read file: {exc.strerror or exc}", file=path) from exc
     if len(raw) > MAX_BYTES:
         raise too_big
+    if raw.startswith((b"PK\x03\x04", b"\x93NUMPY")):   # a saved model (.npz) or array (.npy), not YAML
+        raise SpecError("this file is a checkpoint (a NumPy archive), not a region graph: use "
+                        "cortex.load_checkpoint(path) to load a saved model", file=path)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
