@@ -133,3 +133,8 @@ def test_a_large_valid_graph_validates_in_full():
     regions = "".join(f"  R{i}: {{hypotheses: 2, inputs: [{'x' if i == 0 else f'R{i - 1}'}]}}\n" for i in range(3000))
     spec = load_spec(text=GRAPH + regions)
     assert len(spec.regions) == 3001 and spec.regions["R2999"].inputs == ["R2998"]
+
+
+def test_a_number_too_big_for_a_float_is_located_not_an_overflow():
+    (err,) = errors_of(GRAPH + "    noise_tau: " + "9" * 400 + "\n")
+    assert err.key == "regions.A.noise_tau" and "finite number of settling steps" in err.message
