@@ -116,7 +116,7 @@ def steps_or_time(minimum: float = 0.0):
             raise UnitError("expected a number of settling steps (e.g. 200) or a time with a unit (e.g. '2 s')")
         if value < minimum:
             raise UnitError(f"must be at least {minimum:g} settling steps (or a time with a unit, e.g. '2 s'), "
-                            f"got {value:g}")
+                            f"got {str(value)[:12]}")
         try:
             steps = float(value)
         except OverflowError:   # an int of hundreds of digits

@@ -138,3 +138,5 @@ def test_a_large_valid_graph_validates_in_full():
 def test_a_number_too_big_for_a_float_is_located_not_an_overflow():
     (err,) = errors_of(GRAPH + "    noise_tau: " + "9" * 400 + "\n")
     assert err.key == "regions.A.noise_tau" and "finite number of settling steps" in err.message
+    (err,) = errors_of(GRAPH + "    noise_tau: -" + "9" * 400 + "\n")
+    assert err.key == "regions.A.noise_tau" and "must be at least 0 settling steps" in err.message
