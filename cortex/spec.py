@@ -141,14 +141,17 @@ def _describe(err: dict) -> str:
 
 
 def _convert(exc: ValidationError, prefix: tuple, model, doc: YamlDocument) -> list[SpecError]:
-    """pydantic errors -> SpecErrors with key path, line, and a did-you-mean for unknown keys."""
+    """pydantic errors -> SpecErrors with key path, line, and a did-you-mean for unknown keys (for the first
+    :attr:`SpecErrors.SHOWN` of them: only those are printed, and 30,000 hints would take seconds)."""
     out = []
+    hints: dict = {}
     for err in exc.errors():
         loc = prefix + tuple(err["loc"])
         message = _describe(err)
         if err["type"] == "extra_forbidden":
-            known = _known_keys(model, loc[len(prefix):-1])
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            where = loc[len(prefix):-1]
+            known = hints[where] if where in hints else hints.setdefault(where, _known_keys(model, where))
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1) if len(out) < SpecErrors.SHOWN else []
             message = f"unknown key {loc[-1]!r}" + (f"; did you mean {close[0]!r}?" if close else "")
             message += f" (known keys: {', '.join(known)})" if known else ""
         out.append(SpecError(message, key=dotted(loc), file=doc.file, line=doc.line_of(loc)))
