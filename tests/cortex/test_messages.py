@@ -140,3 +140,18 @@ def test_a_number_too_big_for_a_float_is_located_not_an_overflow():
     assert err.key == "regions.A.noise_tau" and "finite number of settling steps" in err.message
     (err,) = errors_of(GRAPH + "    noise_tau: -" + "9" * 400 + "\n")
     assert err.key == "regions.A.noise_tau" and "must be at least 0 settling steps" in err.message
+
+
+@pytest.mark.parametrize("graph", ["oddball", "high_order", "concepts", "continual"])
+def test_a_label_that_names_no_input_lists_the_inputs(graph):
+    from cortex import graph_path
+    from cortex.spec import spec_from_dict
+    from cortex.yaml_source import load_yaml
+
+    data = load_yaml(graph_path(graph)).data
+    data["experiment"]["label"] = "nope"
+    with pytest.raises(SpecError) as info:
+        spec_from_dict(data)
+    (err,) = [e for e in info.value.errors if e.key == "experiment.label"]
+    listed = ", ".join(f"{n} {list(i['shape'])}" for n, i in data["inputs"].items())
+    assert "got 'nope'" in err.message and f"(inputs: {listed})" in err.message
