@@ -25,7 +25,7 @@ class Params(RegionParams):
     inhibition_lr: float = Field(0.0, ge=0)
     temperature: float = Field(1.0, gt=0)
     error: ErrorKind = "gaussian"
-    error_scale: float = Field(0.5, gt=0)
+    error_scale: float = Field(0.5, gt=0, le=1e6)   # s of the Cauchy error; its square must stay a float
     lr: float = Field(0.05, ge=0)
     lr_context: float | None = Field(None, ge=0)
     lr_recognition: float | None = Field(None, ge=0)

@@ -155,3 +155,9 @@ def test_a_label_that_names_no_input_lists_the_inputs(graph):
     (err,) = [e for e in info.value.errors if e.key == "experiment.label"]
     listed = ", ".join(f"{n} {list(i['shape'])}" for n, i in data["inputs"].items())
     assert "got 'nope'" in err.message and f"(inputs: {listed})" in err.message
+
+
+def test_error_scale_is_bounded_so_the_build_cannot_overflow():
+    (err,) = errors_of(GRAPH + "    error: cauchy\n    error_scale: 1.0e+308\n")
+    assert err.key == "regions.A.error_scale" and "less than or equal to 1000000" in err.message
+    cortex.Model(load_spec(text=GRAPH + "    error: cauchy\n    error_scale: 1.0e+6\n"))
