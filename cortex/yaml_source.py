@@ -18,7 +18,10 @@ from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
 from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 try:
     from yaml._yaml import CParser
@@ -80,8 +83,25 @@ class _Resolver(Resolver):
     """YAML 1.1 resolution, plus floats written without a dot (see below)."""
 
 
+class _PyLoader(_Composing, Reader, Scanner, Parser, Composer, _Resolver):
+    """Pure-Python PyYAML (when libyaml is missing), with flow nesting bounded in the scanner before it reads ahead."""
+
+    def __init__(self, stream: str, file: str):
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        _Resolver.__init__(self)
+        self._setup(file)
+
+    def fetch_flow_collection_start(self, token_class):
+        if self.flow_level >= MAX_DEPTH:   # "[[[[...": stop in the scanner, before it reads ahead
+            raise SpecError(_TOO_DEEP, file=self.file, line=self.line + 1)
+        super().fetch_flow_collection_start(token_class)
+
+
 if CParser is not None:
-    class _Loader(_Composing, CParser, Composer, _Resolver):
+    class _CLoader(_Composing, CParser, Composer, _Resolver):
         """libyaml parses (fast, and it bounds flow nesting itself); Python composes, so the hooks above apply."""
 
         def __init__(self, stream: str, file: str):
@@ -91,18 +111,8 @@ if CParser is not None:
             self._setup(file)
 
         get_single_node = Composer.get_single_node
-else:   # pragma: no cover - PyYAML without libyaml
-    class _Loader(_Composing, yaml.SafeLoader):
-        """Pure-Python PyYAML, with flow nesting bounded in the scanner before it reads ahead."""
 
-        def __init__(self, stream: str, file: str):
-            super().__init__(stream)
-            self._setup(file)
-
-        def fetch_flow_collection_start(self, token_class):
-            if self.flow_level >= MAX_DEPTH:   # "[[[[...": stop in the scanner, before it reads ahead
-                raise SpecError(_TOO_DEEP, file=self.file, line=self.line + 1)
-            super().fetch_flow_collection_start(token_class)
+_Loader = _CLoader if CParser is not None else _PyLoader
 
 
 # YAML 1.1 wants a dot and a signed exponent (1.0e-4); people write 1e-4 and -2E3 and mean floats.

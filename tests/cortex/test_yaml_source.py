@@ -270,3 +270,16 @@ def test_unreadable_scalar_is_a_spec_error():
     assert "cannot read" in err.message and "int" in err.message
     assert (err.line, err.key) == (2, "b")
     assert isinstance(err.__cause__, ValueError)
+
+
+def test_the_pure_python_loader_behaves_the_same(monkeypatch):
+    """Without libyaml the pure-Python parser is used; the same limits, floats and messages hold."""
+    import cortex.yaml_source as ys
+
+    monkeypatch.setattr(ys, "_Loader", ys._PyLoader)
+    assert load_yaml(text="a: 1e-4\nb: [1, '2']\n").data == {"a": 1e-4, "b": [1, "2"]}
+    assert f"deeper than {MAX_DEPTH} levels" in _error("[" * 100_000).message
+    assert "holds more than 100000 values" in _error("big: [" + ",".join(["1"] * 100_010) + "]\n").message
+    assert "one YAML document" in _error("a: 1\n---\nb: 2\n").message
+    err = _error("name: demo\nregions:\n  V1: [1, 2\n  V2: 3\n")
+    assert err.line == 4 and "line 3" in err.message
