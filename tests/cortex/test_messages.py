@@ -161,3 +161,19 @@ def test_error_scale_is_bounded_so_the_build_cannot_overflow():
     (err,) = errors_of(GRAPH + "    error: cauchy\n    error_scale: 1.0e+308\n")
     assert err.key == "regions.A.error_scale" and "less than or equal to 1000000" in err.message
     cortex.Model(load_spec(text=GRAPH + "    error: cauchy\n    error_scale: 1.0e+6\n"))
+
+
+def test_a_bug_is_one_line_and_exit_1_and_debug_shows_its_traceback(capsys, monkeypatch):
+    import cortex.cli as cli
+
+    def broken(graph):
+        raise RuntimeError("a bug, not the user's doing")
+
+    monkeypatch.setattr(cli, "_spec", broken)
+    for args, traceback in ((["validate", "digits"], False), (["--debug", "validate", "digits"], True)):
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        err = capsys.readouterr().err
+        assert info.value.code == 1
+        assert "internal error (a bug in cortex-sim, please report it): RuntimeError: a bug" in err
+        assert ("Traceback" in err) == traceback and ("run with --debug" in err) != traceback
