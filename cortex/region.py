@@ -31,6 +31,8 @@ def _numbers_only(ann) -> bool:
         return _numbers_only(args[0])
     if origin in (list, tuple, set, typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
         return all(a is Ellipsis or _numbers_only(a) for a in args)
+    if origin is dict and len(args) == 2:   # names -> numbers: the values are what must be numbers
+        return _numbers_only(args[1])
     return False
 
 
@@ -42,8 +44,9 @@ def _number_as_text(value):
         except ValueError:
             return None
         return value
-    if isinstance(value, (list, tuple)):
-        return next((t for t in map(_number_as_text, value) if t is not None), None)
+    if isinstance(value, (list, tuple, dict)):
+        items = value.values() if isinstance(value, dict) else value
+        return next((t for t in map(_number_as_text, items) if t is not None), None)
     return None
 
 

@@ -177,3 +177,16 @@ def test_a_bug_is_one_line_and_exit_1_and_debug_shows_its_traceback(capsys, monk
         assert info.value.code == 1
         assert "internal error (a bug in cortex-sim, please report it): RuntimeError: a bug" in err
         assert ("Traceback" in err) == traceback and ("run with --debug" in err) != traceback
+
+
+def test_a_quoted_number_as_a_mapping_value_is_refused():
+    from cortex import graph_path
+    from cortex.spec import spec_from_dict
+    from cortex.yaml_source import load_yaml
+
+    data = load_yaml(graph_path("high_order")).data
+    data["experiment"]["controls"] = {"first_order": "1"}
+    with pytest.raises(SpecError) as info:
+        spec_from_dict(data)
+    (err,) = info.value.errors
+    assert err.key == "experiment.controls" and "'1' (a quoted number)" in err.message
