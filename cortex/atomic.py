@@ -1,8 +1,14 @@
-"""Atomic file writes: a reader never sees a half-written file, and a failed write keeps the old one."""
+"""Atomic file writes: a reader never sees a half-written file, and a failed write keeps the old one.
+
+Temporary names carry the writer's process id (``.NAME.PID-XXXX.tmp``): a writer killed outright (kill -9)
+leaves its temporary behind, and the next write beside the same name removes the ones of dead processes.
+"""
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
@@ -17,7 +23,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    clean_orphans(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
     mask = os.umask(0)
     os.umask(mask)
     try:
@@ -41,11 +48,10 @@ def atomic_path(path: str | os.PathLike, directory: bool = False) -> Iterator[Pa
     With ``directory`` the temporary path is a folder (a zarr store); an old folder at ``path`` is moved
     aside first and removed once the new one is in place.
     """
-    import shutil
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    clean_orphans(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent))
     target = tmp / path.name          # the library creates the file or folder itself, inside the temporary folder
     old = None
     try:
@@ -54,7 +60,7 @@ def atomic_path(path: str | os.PathLike, directory: bool = False) -> Iterator[Pa
             with open(target, "rb+") as f:
                 os.fsync(f.fileno())
         if directory and path.exists():
-            old = path.with_name(f".{path.name}.old-{tmp.name}")
+            old = path.with_name(f".{path.name}.old-{tmp.name[len(path.name) + 2:]}")   # .NAME.old-PID-XXXX.tmp
             os.replace(path, old)
         os.replace(target, path)
     except BaseException:
@@ -66,3 +72,41 @@ def atomic_path(path: str | os.PathLike, directory: bool = False) -> Iterator[Pa
         shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_orphans(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries that writers of ``path`` killed outright left beside it; returns what was removed.
+
+    Only names of this module's pattern whose process is gone are touched (a live writer keeps its own); an old
+    folder moved aside by a writer killed before the new one was in place is put back.
+    """
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(old-)?(\d+)-[^/]*\.tmp$")
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in sorted(path.parent.iterdir()):
+            m = pattern.match(entry.name)
+            if not m or pid_alive(int(m.group(2))):
+                continue
+            if m.group(1) and not path.exists():   # killed between moving the old one aside and the new one in
+                os.replace(entry, path)
+            elif entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (this process counts as alive: its own temporaries are in use)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True

@@ -1,6 +1,7 @@
 """The ``cortex`` command: validate, run, draw and list region graphs.
 
-Every user mistake ends with a one-paragraph message and exit status 2, never a traceback.
+Every user mistake ends with a one-paragraph message and exit status 2, never a traceback; a bug ends
+with a one-line "internal error" and exit status 1. ``--debug`` (or ``CORTEX_DEBUG=1``) adds the traceback.
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import click
 
 from ._version import __version__
 from .errors import CortexError
-from .settings import PREFIX, envvar
+from .settings import PREFIX, envvar, flag
+
+_debug = False   # set by --debug; main() reads it once the command has ended
 
 
 def _spec(graph: str):
@@ -24,8 +27,11 @@ def _spec(graph: str):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cortex")
-def cli():
+@click.option("--debug", is_flag=True, help="On an error, also print the Python traceback (or set CORTEX_DEBUG=1).")
+def cli(debug):
     """cortex-sim: competing generative models, settled and learned online."""
+    global _debug
+    _debug = debug
 
 
 class _Threads(click.ParamType):
@@ -66,6 +72,7 @@ def validate(graphs):
             spec = _spec(graph)
         except CortexError as exc:
             failed += 1
+            _traceback()
             click.echo(f"invalid: {graph}\n{exc}", err=True)
             continue
         edges = len(spec.edges())
@@ -228,8 +235,24 @@ class _Stopped(Exception):
     """A run ended by a signal, carried past click (which would turn a KeyboardInterrupt into a bare Abort)."""
 
 
+def _debugging() -> bool:
+    try:
+        return _debug or flag("debug")
+    except CortexError:   # a bad CORTEX_DEBUG value must not hide the error being reported
+        return _debug
+
+
+def _traceback() -> None:
+    if _debugging():
+        import traceback
+        traceback.print_exc()
+
+
 def main(argv=None):
-    """Entry point: user errors become a message and exit 2; SIGINT / SIGTERM one line and exit 130 / 143."""
+    """Entry point: user errors become a message and exit 2; SIGINT / SIGTERM one line and exit 130 / 143; a bug
+    one line and exit 1. With --debug or CORTEX_DEBUG=1 each also prints its traceback."""
+    global _debug
+    _debug = False
     stderr = _original_stderr()
     try:
         cli.main(args=argv, prog_name="cortex", standalone_mode=False, auto_envvar_prefix=PREFIX)
@@ -245,12 +268,15 @@ def main(argv=None):
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)
-    except CortexError as exc:
+    except (CortexError, OSError) as exc:
+        _traceback()
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except OSError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    except Exception as exc:   # not the user's doing: say so in one line, keep the traceback for --debug
+        _traceback()
+        click.echo(f"internal error (a bug in cortex-sim, please report it): {type(exc).__name__}: {exc}"
+                   + ("" if _debugging() else "; run with --debug for the traceback"), err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

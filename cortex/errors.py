@@ -34,16 +34,31 @@ class SpecError(CortexError, ValueError):
 
 
 class SpecErrors(SpecError):
-    """Several spec errors found in one pass, reported together."""
+    """Several spec errors found in one pass, reported together: the first :attr:`SHOWN`, then how many more.
+
+    ``errors`` holds them all, for a program to read.
+    """
+
+    SHOWN = 50
 
     def __init__(self, errors: list[SpecError]):
         self.errors = list(errors)
         first = self.errors[0]
-        CortexError.__init__(self, "\n".join(str(e) for e in self.errors))
+        CortexError.__init__(self, self.__str__())
         self.message, self.key, self.file, self.line = first.message, first.key, first.file, first.line
 
     def __str__(self) -> str:
-        return "\n".join(str(e) for e in self.errors)
+        shown = "\n".join(str(e) for e in self.errors[:self.SHOWN])
+        more = len(self.errors) - self.SHOWN
+        return shown + (f"\n... and {more} more error{'s' if more > 1 else ''} (the first {self.SHOWN} are shown)"
+                        if more > 0 else "")
+
+
+def choices(names, limit: int = 20) -> str:
+    """``names`` as a comma-separated list for a message, the first ``limit`` of them and how many more."""
+    names = list(names)
+    text = ", ".join(str(n) for n in names[:limit])
+    return text + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 class BackendError(CortexError, ValueError):

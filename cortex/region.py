@@ -22,18 +22,51 @@ from .registry import Registry
 from .units import steps_or_time
 
 
+def _numbers_only(ann) -> bool:
+    """Whether a field's type holds only numbers (or None), however nested in lists and tuples: text never fits."""
+    if ann in (int, float, bool, type(None)):
+        return True
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin is typing.Annotated:
+        return _numbers_only(args[0])
+    if origin in (list, tuple, set, typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
+        return all(a is Ellipsis or _numbers_only(a) for a in args)
+    if origin is dict and len(args) == 2:   # names -> numbers: the values are what must be numbers
+        return _numbers_only(args[1])
+    return False
+
+
+def _number_as_text(value):
+    """The first text in ``value`` that reads as a number (``"16"``, ``'1e-4'``), else None."""
+    if isinstance(value, str):
+        try:
+            float(value.replace("_", "x"))
+        except ValueError:
+            return None
+        return value
+    if isinstance(value, (list, tuple, dict)):
+        items = value.values() if isinstance(value, dict) else value
+        return next((t for t in map(_number_as_text, items) if t is not None), None)
+    return None
+
+
 class Strict(BaseModel):
-    """Validated, frozen, no unknown keys, no NaN or infinity, no ``yes``/``true`` where a number belongs."""
+    """Validated, frozen, no unknown keys, no NaN or infinity, no ``yes``/``true`` where a number belongs, and no
+    quoted numbers (``hypotheses: "16"`` is refused, never read as 16: a quote means text)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_bool_for_numbers(cls, value, info: ValidationInfo):
+    def _no_bool_or_text_for_numbers(cls, value, info: ValidationInfo):
+        ann = cls.model_fields[info.field_name].annotation
         if isinstance(value, bool):
-            ann = cls.model_fields[info.field_name].annotation
             if ann is not bool and bool not in typing.get_args(ann):
                 raise ValueError(f"expected a number or text, got the boolean {value!r} (quote it if you meant text)")
+        elif not isinstance(value, (int, float)) and _numbers_only(ann):
+            text = _number_as_text(value)
+            if text is not None:   # quoted: YAML reads it as text, and text is never silently made a number
+                raise ValueError(f"expected a number, got the text {text!r} (a quoted number); write it without quotes")
         return value
 
 

@@ -47,6 +47,9 @@ class Registry:
     def get(self, name) -> type:
         """The class for ``kind: name``; the error lists the known kinds."""
         known = self.known()
+        if isinstance(name, (list, dict, set)):   # would not even hash: say what a kind is
+            got = "a mapping" if isinstance(name, dict) else "a list"
+            raise SpecError(f"{self.what} must be one name written as text, got {got}; known kinds: {', '.join(known)}")
         if name not in self._kinds:
             raise SpecError(f"unknown {self.what} {name!r}; known kinds: {', '.join(known)}")
         return self._kinds[name]

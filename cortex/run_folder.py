@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .atomic import pid_alive
 from .errors import CortexError
 from .interrupts import deferred
 
@@ -106,15 +107,8 @@ def clean_stale(target: Path) -> list[Path]:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False     # this process: only folders in _active are in use
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """This process: only folders in _active are in use; another: whether it still runs."""
+    return pid != os.getpid() and pid_alive(pid)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -41,7 +41,14 @@ SETTINGS = {
     "backend": Setting("backend", ("numpy", "cupy", "auto", "array_api_strict"),
                        "the array backend of every model built without an explicit backend"),
     "threads": Setting("threads", None, "BLAS / OpenMP threads of cortex's computing calls (a count, or 'default')"),
+    "debug": Setting("debug", ("0", "1", "false", "true", "no", "yes", "off", "on"),
+                     "like ``cortex --debug``: errors also print their Python traceback"),
 }
+
+
+def flag(name: str) -> bool:
+    """A yes/no setting (``CORTEX_DEBUG=1``): True for 1, true or yes."""
+    return (setting(name) or "0").lower() in ("1", "true", "yes", "on")
 
 
 def envvar(name: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveInt, ValidationError
 
-from .errors import SpecError, SpecErrors
+from .errors import SpecError, SpecErrors, choices
 from .region import Strict, region_kinds
 from .units import Time, si
 from .yaml_source import YamlDocument, dotted, load_yaml
@@ -69,7 +69,7 @@ def check_structure(spec) -> list[tuple[str, tuple]]:
     for key in ("sources", "targets"):
         for i, name in enumerate(getattr(s, key) or []):
             if name not in spec.regions:
-                out.append((f"must name a region, got {name!r} (regions: {', '.join(spec.regions)})",
+                out.append((f"must name a region, got {name!r} (regions: {choices(spec.regions)})",
                             ("structure", key, i)))
     return out
 
@@ -155,21 +155,27 @@ def _describe(err: dict) -> str:
         return "required key is missing"
     if kind == "extra_forbidden":
         return "unknown key"
-    text = msg[0].lower() + msg[1:]
-    if not isinstance(got, (dict, list)):
+    if kind == "value_error" and "error" in err.get("ctx", {}):   # our own validators: their words, no prefix
+        text = str(err["ctx"]["error"])
+    else:
+        text = msg[0].lower() + msg[1:]
+    if not isinstance(got, (dict, list)) and not text.startswith("expected a number, got"):
         text += f", got {got!r}"
     return text
 
 
 def _convert(exc: ValidationError, prefix: tuple, model, doc: YamlDocument) -> list[SpecError]:
-    """pydantic errors -> SpecErrors with key path, line, and a did-you-mean for unknown keys."""
+    """pydantic errors -> SpecErrors with key path, line, and a did-you-mean for unknown keys (for the first
+    :attr:`SpecErrors.SHOWN` of them: only those are printed, and 30,000 hints would take seconds)."""
     out = []
+    hints: dict = {}
     for err in exc.errors():
         loc = prefix + tuple(err["loc"])
         message = _describe(err)
         if err["type"] == "extra_forbidden":
-            known = _known_keys(model, loc[len(prefix):-1])
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            where = loc[len(prefix):-1]
+            known = hints[where] if where in hints else hints.setdefault(where, _known_keys(model, where))
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1) if len(out) < SpecErrors.SHOWN else []
             message = f"unknown key {loc[-1]!r}" + (f"; did you mean {close[0]!r}?" if close else "")
             message += f" (known keys: {', '.join(known)})" if known else ""
         out.append(SpecError(message, key=dotted(loc), file=doc.file, line=doc.line_of(loc)))
@@ -238,7 +244,8 @@ def parse_spec(doc: YamlDocument) -> NetworkSpec:
                 errors.append(SpecError(exc.message, "experiment.kind", doc.file, doc.line_of(key + ("kind",))))
             except ValidationError as exc:
                 errors += _convert(exc, key, cls.Params, doc)
-    if errors:
+    if errors:   # cross-references too, in the same pass, over the parts that did validate
+        errors += check_references(_partial(data, regions), doc, names=_names(data))
         errors.sort(key=lambda e: (e.line or 0))
         raise SpecErrors(errors)
 
@@ -250,23 +257,54 @@ def parse_spec(doc: YamlDocument) -> NetworkSpec:
     return spec
 
 
-def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
-    """Names that must exist, edges that cannot be, sizes that must agree."""
+def _valid(model, body):
+    try:
+        return model.model_validate(body)
+    except ValidationError:
+        return None
+
+
+def _partial(data, regions: dict) -> NetworkSpec:
+    """The parts of an invalid graph that validate on their own (a connection that does not is None), so its
+    cross-references can be checked in the same pass as its schema. No experiment: its checks need a whole graph."""
+    data = data if isinstance(data, dict) else {}
+    inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
+    connections = data.get("connections") if isinstance(data.get("connections"), list) else []
+    return NetworkSpec.model_construct(
+        inputs={n: v for n, v in ((n, _valid(InputSpec, b)) for n, b in inputs.items()) if v is not None},
+        regions=regions, connections=[_valid(ConnectionSpec, c) for c in connections],
+        structure=_valid(StructureSpec, data["structure"]) if data.get("structure") is not None else None,
+        time=_valid(TimeSpec, data.get("time", {})), experiment=None)
+
+
+def _names(data) -> tuple[set, set]:
+    """Input and region names as written (valid or not): a name that exists is never reported as undefined."""
+    data = data if isinstance(data, dict) else {}
+    return tuple({str(k) for k in data.get(part) or {}} if isinstance(data.get(part), dict) else set()
+                 for part in ("inputs", "regions"))
+
+
+def check_references(spec: NetworkSpec, doc: YamlDocument, names: tuple[set, set] | None = None) -> list[SpecError]:
+    """Names that must exist, edges that cannot be, sizes that must agree.
+
+    ``names`` (input names, region names) are those written, when ``spec`` holds only the valid parts of a graph.
+    """
     errors = []
+    input_names, region_names = names or (set(spec.inputs), set(spec.regions))
 
     def err(msg, path):
         errors.append(SpecError(msg, dotted(path), doc.file, doc.line_of(path)))
 
-    overlap = set(spec.inputs) & set(spec.regions)
+    overlap = input_names & region_names
     for name in sorted(overlap):
         err(f"{name!r} is both an input and a region; names must be unique", ("regions", name))
-    nodes = sorted(set(spec.inputs) | set(spec.regions))
-    regions = sorted(spec.regions)
+    nodes = sorted(input_names | region_names)
+    regions = sorted(region_names)
 
     def unknown(name, what):
-        close = difflib.get_close_matches(name, nodes, n=1)
+        close = difflib.get_close_matches(name, nodes, n=1) if len(errors) < SpecErrors.SHOWN else []
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"{what} {name!r} is not defined{hint} (defined: {', '.join(nodes)})"
+        return f"{what} {name!r} is not defined{hint} (defined: {choices(nodes)})"
 
     def growing(name):
         return (f"region {name!r} grows its hypotheses (recruit:), so its activity has no fixed width; no region can "
@@ -286,8 +324,10 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
             err("lists the same input twice", ("regions", rname, "inputs"))
         if params.teacher is not None:
             path = ("regions", rname, "teacher")
-            if params.teacher not in spec.inputs:
-                err(f"teacher must name an input, got {params.teacher!r} (inputs: {', '.join(spec.inputs)})", path)
+            if params.teacher not in input_names:
+                err(f"teacher must name an input, got {params.teacher!r} (inputs: {choices(sorted(input_names))})", path)
+            elif params.teacher not in spec.inputs:
+                pass   # written but invalid: reported already
             elif spec.inputs[params.teacher].size != params.hypotheses and not params.grows():
                 err(f"teacher input {params.teacher!r} has {spec.inputs[params.teacher].size} values but the region has "
                     f"{params.hypotheses} hypotheses; they must match", path)
@@ -295,7 +335,7 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
                 err("the teacher input cannot also be one of the region's inputs", path)
 
         clocked = getattr(params, "clocked", None)
-        if clocked is not None and clocked() and spec.time.frame is None:
+        if clocked is not None and clocked() and spec.time is not None and spec.time.frame is None:
             err("its fatigue or noise time constant is a time (with a unit), which counts frames of a stream: "
                 "give the graph a frame length, e.g. time: {frame: 10 ms} (or write the constant in settling steps, "
                 "as a plain number)", ("regions", rname))
@@ -303,14 +343,17 @@ def check_references(spec: NetworkSpec, doc: YamlDocument) -> list[SpecError]:
     seen = {(s, r, "input", 0) for r, p in spec.regions.items() for s in p.inputs}
     for i, c in enumerate(spec.connections):
         path = ("connections", i)
+        if c is None:   # invalid on its own: reported already
+            continue
         if c.source not in nodes:
             err(unknown(c.source, "source"), path + ("from",))
         elif c.source in spec.regions and spec.regions[c.source].grows():
             err(growing(c.source), path + ("from",))
         if c.target not in nodes:
             err(unknown(c.target, "target"), path + ("to",))
-        elif c.target not in spec.regions:
-            err(f"target {c.target!r} is an input; only regions can receive connections (regions: {', '.join(regions)})", path + ("to",))
+        elif c.target not in region_names:
+            err(f"target {c.target!r} is an input; only regions can receive connections (regions: {choices(regions)})",
+                path + ("to",))
         if c.role == "input" and c.delay and c.source not in spec.inputs:
             err("an input connection from a region must have delay 0: a region explains another's present activity "
                 "(only a sensor input may be explained with a delay, as a window of its recent frames); "

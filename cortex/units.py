@@ -116,8 +116,14 @@ def steps_or_time(minimum: float = 0.0):
             raise UnitError("expected a number of settling steps (e.g. 200) or a time with a unit (e.g. '2 s')")
         if value < minimum:
             raise UnitError(f"must be at least {minimum:g} settling steps (or a time with a unit, e.g. '2 s'), "
-                            f"got {value:g}")
-        return float(value)
+                            f"got {str(value)[:12]}")
+        try:
+            steps = float(value)
+        except OverflowError:   # an int of hundreds of digits
+            steps = math.inf
+        if not math.isfinite(steps):
+            raise UnitError(f"must be a finite number of settling steps, got {str(value)[:12]}")
+        return steps
     return Annotated[float | str, BeforeValidator(check),
                      WithJsonSchema({"description": f"settling steps (a number >= {minimum:g}) or a time with a "
                                                     "unit, e.g. '2 s'"})]

@@ -15,7 +15,18 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
+
+try:
+    from yaml._yaml import CParser
+except ImportError:   # pragma: no cover - PyYAML without libyaml
+    CParser = None
 
 from cortex.errors import SpecError
 
@@ -29,35 +40,83 @@ _AS_TEXT = {_Y + "timestamp", _Y + "value"}   # dates stay the text written: pla
 _TOO_DEEP = f"nesting is deeper than {MAX_DEPTH} levels"
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that bounds nesting before PyYAML recurses and remembers list-item alias lines."""
+class _Composing:
+    """Composer hooks shared by both loaders: bounded nesting and size, alias lines, cached tag resolution.
+
+    Composition stops at the first value past :data:`MAX_NODES` (so a huge file costs the same as one just
+    over the limit), and plain scalars are resolved once per distinct text (a long list repeats itself).
+    """
+
+    def _setup(self, file: str) -> None:
+        self.file, self.depth, self.alias_lines, self.written, self._tags = file, 0, {}, 0, {}
+
+    def resolve(self, kind, value, implicit):
+        if kind is not ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)
+        return tag
+
+    def compose_node(self, parent, index):
+        if self.check_event(AliasEvent):   # `- *x` reports the alias's line, not the anchor's
+            if isinstance(index, int):
+                self.alias_lines[(id(parent), index)] = self.peek_event().start_mark.line + 1
+            return Composer.compose_node(self, parent, index)
+        self.written += 1
+        if self.written > MAX_NODES:       # written out, not expanded: this is the file's own size
+            raise SpecError(f"the file holds more than {MAX_NODES} values; a region graph needs far fewer "
+                            "(is a list or mapping far too long?)", file=self.file,
+                            line=self.peek_event().start_mark.line + 1)
+        nested = self.check_event(SequenceStartEvent, MappingStartEvent)
+        self.depth += nested
+        try:
+            if self.depth > MAX_DEPTH:     # the composer recurses: refuse before the stack does
+                raise SpecError(_TOO_DEEP, file=self.file, line=self.peek_event().start_mark.line + 1)
+            return Composer.compose_node(self, parent, index)
+        finally:
+            self.depth -= nested
+
+
+class _Resolver(Resolver):
+    """YAML 1.1 resolution, plus floats written without a dot (see below)."""
+
+
+class _PyLoader(_Composing, Reader, Scanner, Parser, Composer, _Resolver):
+    """Pure-Python PyYAML (when libyaml is missing), with flow nesting bounded in the scanner before it reads ahead."""
 
     def __init__(self, stream: str, file: str):
-        super().__init__(stream)
-        self.file, self.depth, self.alias_lines = file, 0, {}
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        _Resolver.__init__(self)
+        self._setup(file)
 
     def fetch_flow_collection_start(self, token_class):
         if self.flow_level >= MAX_DEPTH:   # "[[[[...": stop in the scanner, before it reads ahead
             raise SpecError(_TOO_DEEP, file=self.file, line=self.line + 1)
         super().fetch_flow_collection_start(token_class)
 
-    def compose_node(self, parent, index):
-        if self.check_event(AliasEvent):   # `- *x` reports the alias's line, not the anchor's
-            if isinstance(index, int):
-                self.alias_lines[(id(parent), index)] = self.peek_event().start_mark.line + 1
-            return super().compose_node(parent, index)
-        nested = self.check_event(SequenceStartEvent, MappingStartEvent)
-        self.depth += nested
-        try:
-            if self.depth > MAX_DEPTH:     # the composer recurses: refuse before the stack does
-                raise SpecError(_TOO_DEEP, file=self.file, line=self.peek_event().start_mark.line + 1)
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= nested
+
+if CParser is not None:
+    class _CLoader(_Composing, CParser, Composer, _Resolver):
+        """libyaml parses (fast, and it bounds flow nesting itself); Python composes, so the hooks above apply."""
+
+        def __init__(self, stream: str, file: str):
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            _Resolver.__init__(self)
+            self._setup(file)
+
+        get_single_node = Composer.get_single_node
+
+_Loader = _CLoader if CParser is not None else _PyLoader
 
 
 # YAML 1.1 wants a dot and a signed exponent (1.0e-4); people write 1e-4 and -2E3 and mean floats.
-_Loader.add_implicit_resolver(
+_Resolver.add_implicit_resolver(
     _Y + "float", re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
     list("-+.0123456789"))
 
@@ -91,7 +150,7 @@ class _Builder:
     """Turn a composed node tree into plain values, counting nodes and recording key lines."""
 
     def __init__(self, loader: _Loader):
-        self.loader, self.count, self.lines = loader, 0, {(): 1}
+        self.loader, self.count, self.lines, self.cons = loader, 0, {(): 1}, SafeConstructor()
 
     def error(self, message: str, node, path=()) -> SpecError:
         return SpecError(message, key=dotted(path), file=self.loader.file,
@@ -101,8 +160,8 @@ class _Builder:
         """Count the node; refuse bombs, over-deep alias expansions and non-plain tags."""
         self.count += 1
         if self.count > MAX_NODES:
-            raise self.error(f"the document expands to more than {MAX_NODES} values (aliases "
-                             "repeated too often, e.g. a 'billion laughs' file)", node, path)
+            raise self.error(f"the document expands to more than {MAX_NODES} values through its aliases "
+                             "(an alias repeated too often, e.g. a 'billion laughs' file)", node, path)
         if depth > MAX_DEPTH:
             raise self.error(_TOO_DEEP, node, path)
         if node.tag not in (_SCALARS if kind is None else {_Y + kind}):
@@ -115,7 +174,7 @@ class _Builder:
             if node.tag in _AS_TEXT:
                 return node.value
             try:
-                return self.loader.yaml_constructors[node.tag](self.loader, node)
+                return self.cons.yaml_constructors[node.tag](self.cons, node)
             except ValueError as exc:   # e.g. an int of more than 4300 digits
                 raise self.error(f"cannot read {node.value[:40]!r} as "
                                  f"{node.tag.replace(_Y, '')}: {exc}", node, path) from exc
@@ -182,6 +241,9 @@ def _read(path: str) -> str:
         raise SpecError(f"cannot read file: {exc.strerror or exc}", file=path) from exc
     if len(raw) > MAX_BYTES:
         raise too_big
+    if raw.startswith((b"PK\x03\x04", b"\x93NUMPY")):   # a saved model (.npz) or array (.npy), not YAML
+        raise SpecError("this file is a checkpoint (a NumPy archive), not a region graph: use "
+                        "cortex.load_checkpoint(path) to load a saved model", file=path)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -197,6 +259,8 @@ def _yaml_error(exc: yaml.YAMLError, text: str, file: str) -> SpecError:
     problem, mark = getattr(exc, "problem", None) or str(exc), getattr(exc, "problem_mark", None)
     context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark else None
+    if "maximum nesting depth" in problem:   # libyaml's own bound (1000 levels), above ours
+        return SpecError(_TOO_DEEP, file=file, line=line)
     if context and context.startswith("expected a single document"):
         return SpecError("only one YAML document per file is allowed (found a second one)",
                          file=file, line=line)

@@ -63,7 +63,8 @@ class Params(Strict):
             out.append((f"must name an input of 8x8 = 64 values, got {self.stimulus!r} (inputs: "
                         f"{inputs_listing(spec)})", "stimulus"))
         if self.label not in spec.inputs or spec.inputs[self.label].size != 10:
-            out.append((f"must name an input of 10 values (one-hot digit class), got {self.label!r}", "label"))
+            out.append((f"must name an input of 10 values (one-hot digit class), got {self.label!r} "
+                        f"(inputs: {inputs_listing(spec)})", "label"))
         region = spec.regions.get(self.readout)
         if region is None:
             out.append((f"must name a region, got {self.readout!r} (regions: {', '.join(spec.regions)})", "readout"))

@@ -49,7 +49,8 @@ class Params(DigitParams):
             out.append((f"must name an input of 8x8 = 64 values (the digits), got {self.stimulus!r} "
                         f"(inputs: {inputs_listing(spec)})", "stimulus"))
         if self.label not in spec.inputs or spec.inputs[self.label].size != 10:
-            out.append((f"must name an input of 10 values (one-hot digit class), got {self.label!r}", "label"))
+            out.append((f"must name an input of 10 values (one-hot digit class), got {self.label!r} "
+                        f"(inputs: {inputs_listing(spec)})", "label"))
         if self.readout not in spec.regions:
             out.append((f"must name a region, got {self.readout!r} (regions: {', '.join(spec.regions)})", "readout"))
         elif spec.regions[self.readout].teacher != self.label:

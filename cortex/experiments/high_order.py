@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from . import register
+from .digit_data import inputs_listing
 from .streams import StreamExperiment, StreamParams, variant
 
 
@@ -54,7 +55,7 @@ class Params(StreamParams):
         alphabet = "".join(dict.fromkeys("".join(self.sequences)))
         if self.label not in spec.inputs or spec.inputs[self.label].size != len(alphabet):
             out.append((f"must name an input of {len(alphabet)} values (one per symbol of {alphabet}), got "
-                        f"{self.label!r}", "label"))
+                        f"{self.label!r} (inputs: {inputs_listing(spec)})", "label"))
         return out
 
 

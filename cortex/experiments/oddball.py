@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from . import register
+from .digit_data import inputs_listing
 from .streams import StreamExperiment, StreamParams, without_context_learning
 
 KINDS = ("standard", "deviant", "omission")
@@ -55,7 +56,8 @@ class Params(StreamParams):
         need = 3 + self.new_standards
         if self.label not in spec.inputs or spec.inputs[self.label].size != need:
             out.append((f"must name an input of {need} values (standard, deviant, blank and {self.new_standards} new "
-                        f"standards), got {self.label!r}", "label"))
+                        f"standards), got {self.label!r} "
+                        f"(inputs: {inputs_listing(spec)})", "label"))
         return out
 
 

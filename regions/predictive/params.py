@@ -25,7 +25,7 @@ class Params(RegionParams):
     inhibition_lr: float = Field(0.0, ge=0)
     temperature: float = Field(1.0, gt=0)
     error: ErrorKind = "gaussian"
-    error_scale: float = Field(0.5, gt=0)
+    error_scale: float = Field(0.5, gt=0, le=1e6)   # s of the Cauchy error; its square must stay a float
     lr: float = Field(0.05, ge=0)
     lr_context: float | None = Field(None, ge=0)
     lr_recognition: float | None = Field(None, ge=0)
@@ -34,7 +34,7 @@ class Params(RegionParams):
     noise_tau: StepsOrTime = 0.0
     first_guess: bool = True
     normalize: bool = True
-    init_scale: float = Field(0.1, gt=0)
+    init_scale: float = Field(0.1, gt=0, le=10)   # std of the first weights (docs/robustness.md)
     recruit: Recruit | None = None
 
     def grows(self) -> bool:

@@ -150,7 +150,7 @@ class Params(RegionParams):
     lr: float = Field(1.0, ge=0)
     lr_context: float = Field(0.05, ge=0)
     normalize: bool = True
-    init_scale: float = Field(0.1, gt=0)
+    init_scale: float = Field(0.1, gt=0, le=10)   # std of the first weights (docs/robustness.md)
 
     @model_validator(mode="after")
     def _clock(self):

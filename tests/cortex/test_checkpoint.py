@@ -288,20 +288,11 @@ def test_object_arrays_are_refused_never_unpickled(tmp_path, monkeypatch):
     real_load, real_loads = pickle.load, pickle.loads
     monkeypatch.setattr(pickle, "load", lambda *a, **k: unpickled.append(a) or real_load(*a, **k))
     monkeypatch.setattr(pickle, "loads", lambda *a, **k: unpickled.append(a) or real_loads(*a, **k))
-    calls = []
-    real_np_load = np.load
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs.get("allow_pickle", "default"))
-        return real_np_load(*args, **kwargs)
-
-    monkeypatch.setattr(np, "load", spy)           # numpy.load, wherever the checkpoint code calls it
-
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(evil)
-    assert str(evil) in str(info.value) and "allow_pickle" in str(info.value)
+    assert str(evil) in str(info.value) and "holds Python objects" in str(info.value)
+    assert "allow_pickle" not in str(info.value)     # never numpy's advice to allow pickle
     assert load_checkpoint(good).spec == spec   # a normal checkpoint loads without pickle
-    assert calls == [False, False]
     assert unpickled == []
 
 
