@@ -120,6 +120,19 @@ def test_five_fixations_lift_the_new_classes_five_examples_miss(tmp_path):
     assert five["old_drop"] < 0.03
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_concepts_meets_its_bars_at_three_seeds(tmp_path, seed):
+    # the shipped graph, all ten held-out classes (test split): 0.955 / 0.938 / 0.942 new class, 0.012 / 0.015 /
+    # 0.014 old drop; its five examples seen once (new_shift: 0) it was 0.894 / 0.848 / 0.891, under the bar
+    data = graph("concepts")
+    data["seed"] = seed
+    spec = spec_from_dict(data)
+    res = get_experiment_kind("concepts")(spec, spec.experiment).run(tmp_path, progress=False)
+    assert res["hypotheses_recruited"] <= 40 and res["purity"] >= 0.85 and res["one_label_accuracy"] >= 0.85
+    assert res["new_class"]["accuracy"] >= 0.9 and res["new_class"]["old_drop"] <= 0.02
+
+
 def test_concepts_needs_a_recruiting_read_out():
     data = graph("concepts")
     del data["regions"]["IT"]["recruit"]
