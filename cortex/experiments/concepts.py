@@ -7,7 +7,10 @@ is merged (``recruit:`` in the graph). Then each hypothesis is named by one labe
 digit it explains best. Purity (of the hypotheses' training digits against the labels) and the accuracy with
 one label per hypothesis follow. Last, class h is learned from ``new_examples`` labelled examples (they recruit
 one hypothesis owned by h, its mean and factors spanning them), and the accuracy on h and the drop on the old
-classes are measured. Figures report every held-out class; the summary and the bars take their mean.
+classes are measured. With ``new_shift``, each of the few examples is seen at five fixations (in place and shifted
+by that many pixels left, right, up and down), so the new hypothesis' mean and factors also span the small
+displacements that hundreds of examples of an old class cover and five do not. Figures report every held-out
+class; the summary and the bars take their mean.
 """
 from __future__ import annotations
 
@@ -30,6 +33,10 @@ ABLATIONS = {
     "random_factors": {"factor_init": "random"},
     "surprise_rule": {"threshold": None, "surprise": 2.0},
 }
+FEW_SHOT_ABLATIONS = {                            # of how the new class is learned: (experiment keys, region keys)
+    "one_fixation": ({"new_shift": 0}, {}),       # the five examples seen once each
+    "four_factors": ({}, {"factors": 4}),         # the new hypothesis spans four directions (as five points do)
+}
 
 
 class Params(Strict):
@@ -46,6 +53,7 @@ class Params(Strict):
     batch_size: int = Field(32, ge=1)
     held_out: list[int] = list(range(10))        # each is held out in turn, then learned from new_examples
     new_examples: int = Field(5, ge=1, le=100)
+    new_shift: int = Field(0, ge=0, le=3)         # pixels each new example is also seen shifted by (0: once)
     reserve: int = Field(5, ge=0)                # hypotheses kept free for the new class while unsupervised
     test_steps: int | None = Field(None, ge=0)
     ablations: bool = False                      # rerun every held-out class with each mechanism switched off
@@ -76,6 +84,22 @@ class Params(Strict):
             out.append((f"must be below the region's recruit.max_hypotheses ({region.recruit.max_hypotheses})",
                         "reserve"))
         return out
+
+
+def fixations(X: np.ndarray, shift: int, shape=(8, 8)) -> np.ndarray:
+    """Each image (rows of ``X``) in place, then shifted by ``shift`` pixels right, left, down and up (what the
+    eye's small movements show of it; the uncovered border is background, 0): (5 N, d), or X itself at 0."""
+    if not shift:
+        return X
+    imgs = X.reshape(-1, *shape)
+    views = [imgs]
+    for axis, s in ((2, shift), (2, -shift), (1, shift), (1, -shift)):
+        v = np.roll(imgs, s, axis=axis)
+        edge = [slice(None)] * 3
+        edge[axis] = slice(0, s) if s > 0 else slice(s, None)
+        v[tuple(edge)] = 0.0
+        views.append(v)
+    return np.concatenate(views).reshape(-1, X.shape[1]).astype(X.dtype)
 
 
 def purity(assigned: np.ndarray, labels: np.ndarray) -> float:
@@ -118,7 +142,7 @@ class Concepts(Experiment):
         """Everything for held-out class ``h`` with the graph ``spec``: the numbers and the trained model."""
         from cortex.model import Model
 
-        p = self.p
+        p = spec.experiment
         model = Model(spec)
         region = model.regions[p.readout]
         region.growth.limit = region.p.recruit.max_hypotheses - p.reserve
@@ -136,7 +160,8 @@ class Concepts(Experiment):
         few = self.rng(11, h).choice(pool, p.new_examples, replace=False)
         region.growth.limit = region.p.recruit.max_hypotheses
         eye = np.eye(10, dtype=np.float32)
-        model.learn(model.settle({p.stimulus: data["X_train"][few], p.label: eye[data["y_train"][few]]}))
+        X_few = fixations(data["X_train"][few], p.new_shift)
+        model.learn(model.settle({p.stimulus: X_few, p.label: eye[np.full(len(X_few), h)]}))
         pred = self._read(model, data["X_eval"])
         return {"held_out": h, "hypotheses_recruited": recruited, "purity": purity(winners, y),
                 "one_label_accuracy": one_label,
@@ -159,6 +184,13 @@ class Concepts(Experiment):
             for name, change in ABLATIONS.items():
                 d = self.spec.to_dict()
                 d["regions"][self.p.readout]["recruit"] = {**rec, **change}
+                spec = spec_from_dict(d, file=f"<{self.spec.name}: ablation {name}>")
+                with self.phase(f"ablation {name}"):
+                    out["ablations"][name] = self._runs(spec, data, f"{name}: ")
+            for name, (exp, reg) in FEW_SHOT_ABLATIONS.items():
+                d = self.spec.to_dict()
+                d["experiment"].update(exp)
+                d["regions"][self.p.readout].update(reg)
                 spec = spec_from_dict(d, file=f"<{self.spec.name}: ablation {name}>")
                 with self.phase(f"ablation {name}"):
                     out["ablations"][name] = self._runs(spec, data, f"{name}: ")
