@@ -38,6 +38,7 @@ from cortex.units import frames_per
 from . import kernels as K
 from .context_fit import fit_context
 from .params import Params, State
+from . import learning
 from . import recruit as R
 from .recruit import Growth, capacity_for
 
@@ -129,12 +130,20 @@ class Predictive(RegionKind):
 
     @classmethod
     def memory_elements(cls, params: Params, d_x: int, d_y: int, batch: int) -> int:
+        """Weights twice (a learning update builds the new array beside the old) and, per stimulus, the settle
+        buffers a fast path or the region keeps, the result's host copies and learning's temporaries: linear about
+        16 (B, n) and 6 (B, d_X) arrays; softmax 12 and 4, and with factors or a Cauchy error 8 (B, n, d_X)
+        hypothesis buffers (held to tracemalloc's peak in tests/cortex/test_memory.py)."""
         n, k = (params.recruit.max_hypotheses if params.recruit else params.hypotheses), params.factors
-        weights = n * d_x * (1 + k) + d_x * n + d_y * n + n * n
-        per_stimulus = 6 * n + 3 * d_x + d_y
+        weights = n * d_x * (1 + k) + d_x * n + d_y * n
         if params.competition == "softmax":
-            per_stimulus += 3 * n * d_x + 2 * n * k
-        return 3 * weights + 4 * batch * per_stimulus
+            per_stimulus = 12 * n + 4 * d_x + 2 * d_y
+            if k or params.error != "gaussian":
+                per_stimulus += 8 * n * d_x + 6 * n * k
+        else:
+            weights += n * n if params.competition == "lateral" else 0
+            per_stimulus = 16 * n + 6 * d_x + 2 * d_y
+        return 2 * weights + batch * per_stimulus
 
     @classmethod
     def conformance_params(cls, mode):
@@ -386,42 +395,19 @@ class Predictive(RegionKind):
 
     # ----- online learning -----------------------------------------------------------------------
     def learn(self, state: State, X, Y) -> None:
-        """Local updates from a settled batch: presynaptic activity times postsynaptic error."""
-        xp, p, w = self.xp, self.p, self.weights
-        B = X.shape[0]
-        a = state.a
-        e_win = self.growth.winner_energy(state, X) if self.growth is not None else None
-        if self.softmax:
-            r = self._residuals(X, state)
-            if self.growth is not None and p.recruit.consolidate:    # a running mean of the inputs, rate 1/usage
-                w["M"] = w["M"] + self.growth.mean_rates(a, p.lr / B) * xp.sum(a[:, :, None] * (r / self.pi), axis=0)
-            else:
-                w["M"] = w["M"] + (p.lr / B) * xp.sum(a[:, :, None] * r, axis=0)
-            if self.k:
-                az = xp.moveaxis(a[:, :, None] * state.z, 0, -1)                # (n, k, B)
-                w["F"] = w["F"] + (p.lr / B) * (az @ xp.moveaxis(r, 0, 1))     # (n, k, d)
-            if self.lr_rec and not self._masked:    # the first guess learns from complete inputs only
-                w["R"] = w["R"] + (self.lr_rec / B) * (X.T @ (a - xp.exp(self._log_softmax(X @ w["R"]))))
-            if self.d_y and self.lr_ctx and Y is not None:
-                Yc = Y * self.c
-                w["V"] = w["V"] + (self.lr_ctx / B) * (Yc.T @ (a - xp.exp(self._log_softmax(Yc @ w["V"]))))
-        else:
-            if p.lr:   # lr 0 freezes W exactly (renormalising unit rows again would drift by rounding)
-                eps = self.input_gradient(state, X)
-                W = w["W"] + (p.lr / B) * (a.T @ eps)
-                w["W"] = _unit_rows(xp, W) if p.normalize else W
-            if self.lr_rec and not self._masked:
-                w["R"] = w["R"] + (self.lr_rec / B) * (X.T @ (a - xp.maximum(X @ w["R"], 0.0)))
-            if self.d_y and self.lr_ctx and Y is not None:
-                Yc = Y * self.c
-                w["V"] = w["V"] + (self.lr_ctx / B) * (Yc.T @ (a - Yc @ w["V"]))
-            if "L" in w and p.inhibition_lr:
-                co = (p.inhibition_lr / B) * (a.T @ a)
-                L = xp.maximum(w["L"] + co, 0.0)
-                w["L"] = L * (1.0 - xp.eye(self.n, dtype=self.backend.dtype))
-        self._step_cache = None
-        if self.growth is not None:
-            self.growth.after_learn(X, e_win, a, state.labels)
+        """Local updates from a settled batch, each bounded by its curvature (see :mod:`.learning`)."""
+        learning.learn(self, state, X, Y)
+
+    def divergence_suspects(self, when: str) -> tuple[str, ...]:
+        """The parameters most likely to blame when this region went non-finite (``when``: ``start``, ``settling``
+        or ``learning``), those set away from their defaults first (see :mod:`cortex.divergence`)."""
+        if when == "learning":
+            return () if self.p.bounded_lr else ("bounded_lr",)
+        order = (("init_scale", "precision", "context_precision") if when == "start" else
+                 ("precision", "context_precision", "noise", "inhibition", "temperature", "error_scale", "init_scale"))
+        defaults = type(self.p).model_fields
+        moved = tuple(n for n in order if getattr(self.p, n) != defaults[n].default)
+        return moved or order[:2]
 
     def context_fit(self, Y_fit, A_fit, Y_eval, A_eval):
         return fit_context(self, Y_fit, A_fit, Y_eval, A_eval)

@@ -1,0 +1,102 @@
+"""Online learning of a predictive region: local updates, each bounded by the curvature of the energy it descends.
+
+Every update here is a gradient step ``w <- w - lr g`` on the batch's mean energy in those weights. A gradient step
+on a quadratic of curvature ``c`` overshoots the minimum when ``lr c > 1`` and diverges when ``lr c > 2``, so a
+learning rate that is safe at one precision or input scale blows up at another (the composition graph at
+``lr: 10``). As settling takes its step sizes from curvature bounds, learning does here: each update's rate is
+``lr / max(1, lr c)`` with ``c`` an upper bound of that curvature computed on the device from the batch, so the
+update never moves past the batch's minimiser (``bounded_lr: false`` turns it off, for the ablation in
+docs/numerics.md). Below the bound (every shipped graph at its own rates, nearly always) nothing changes. The bounds:
+
+- softmax means ``M_i`` (and factor fields ``F_i``): ``pi_max sum_b a_bi (1 + |z_bi|^2) / B``, exact per
+  hypothesis for a Gaussian error (the Cauchy error's psi' <= 1 keeps it an upper bound);
+- linear fields ``W``: ``pi_max lambda_max(a^T a / B)``, bounded by the largest absolute row sum (Gershgorin);
+- first-guess weights ``R`` and context weights ``V``: ``lambda_max(X^T X / B)`` bounded the same way.
+
+Without factors and with a Gaussian error the softmax update ``sum_b a_bi pi (X_b - m_i)`` is formed as
+``pi (a^T X - (sum_b a_bi) m_i)``: no (B, n, d) residuals, so learning needs no more memory than settling.
+"""
+from __future__ import annotations
+
+
+def _rate(xp, lr: float, curvature, bounded: bool):
+    """lr / max(1, lr c): the rate of a step on a quadratic of curvature c that never overshoots."""
+    if not bounded:
+        return lr
+    return lr / xp.maximum(lr * curvature, 1.0)
+
+
+def _gram_bound(xp, A):
+    """Upper bound of lambda_max(A^T A / B): the largest absolute row sum of |A|^T |A| / B (Gershgorin)."""
+    Aa = xp.abs(A)
+    return xp.max(Aa.T @ xp.sum(Aa, axis=1)) / A.shape[0]
+
+
+def learn(region, state, X, Y) -> None:
+    """Local updates from a settled batch: presynaptic activity times postsynaptic error (see the module)."""
+    xp, p, w = region.xp, region.p, region.weights
+    bounded = p.bounded_lr
+    B = X.shape[0]
+    a = state.a
+    e_win = region.growth.winner_energy(state, X) if region.growth is not None else None
+    if region.softmax:
+        _learn_softmax(region, state, X, bounded)
+        if region.lr_rec and not region._masked:    # the first guess learns from complete inputs only
+            rate = _rate(xp, region.lr_rec, 0.5 * _gram_bound(xp, X), bounded)    # softmax Jacobian <= 1/2
+            w["R"] = w["R"] + (rate / B) * (X.T @ (a - xp.exp(region._log_softmax(X @ w["R"]))))
+        if region.d_y and region.lr_ctx and Y is not None:
+            Yc = Y * region.c
+            rate = _rate(xp, region.lr_ctx, 0.5 * _gram_bound(xp, Yc), bounded)
+            w["V"] = w["V"] + (rate / B) * (Yc.T @ (a - xp.exp(region._log_softmax(Yc @ w["V"]))))
+    else:
+        if p.lr:   # lr 0 freezes W exactly (renormalising unit rows again would drift by rounding)
+            eps = region.input_gradient(state, X)
+            rate = _rate(xp, p.lr, region.pi_max * _gram_bound(xp, a), bounded)
+            W = w["W"] + (rate / B) * (a.T @ eps)
+            w["W"] = _unit_rows(xp, W) if p.normalize else W
+        if region.lr_rec and not region._masked:
+            rate = _rate(xp, region.lr_rec, _gram_bound(xp, X), bounded)
+            w["R"] = w["R"] + (rate / B) * (X.T @ (a - xp.maximum(X @ w["R"], 0.0)))
+        if region.d_y and region.lr_ctx and Y is not None:
+            Yc = Y * region.c
+            rate = _rate(xp, region.lr_ctx, _gram_bound(xp, Yc), bounded)
+            w["V"] = w["V"] + (rate / B) * (Yc.T @ (a - Yc @ w["V"]))
+        if "L" in w and p.inhibition_lr:
+            co = (p.inhibition_lr / B) * (a.T @ a)
+            L = xp.maximum(w["L"] + co, 0.0)
+            w["L"] = L * (1.0 - xp.eye(region.n, dtype=region.backend.dtype))
+    region._step_cache = None
+    if region.growth is not None:
+        region.growth.after_learn(X, e_win, a, state.labels)
+
+
+def _learn_softmax(region, state, X, bounded: bool) -> None:
+    """The means M (and factor fields F) of a softmax region, each hypothesis' step bounded by its own curvature."""
+    xp, p, w = region.xp, region.p, region.weights
+    B, a = X.shape[0], state.a
+    mass = xp.sum(a, axis=0)                                             # (n,) sum_b a_bi
+    curv = mass if not region.k else xp.sum(a * (1.0 + xp.sum(state.z * state.z, axis=-1)), axis=0)
+    rate = _rate(xp, p.lr, (region.pi_max / B) * curv, bounded)
+    rate = rate[:, None] if bounded else rate
+    consolidate = region.growth is not None and p.recruit.consolidate    # a running mean of the inputs, rate 1/usage
+    if not region.k and region.cauchy2 is None:
+        M0 = state.mu[0, ...]                          # the means this state was settled with
+        raw = a.T @ X - mass[:, None] * M0             # sum_b a_bi (X_b - m_i), (n, d)
+        if consolidate:
+            w["M"] = w["M"] + region.growth.mean_rates(a, p.lr / B) * (raw * xp.sign(region.pi))
+        else:
+            w["M"] = w["M"] + (rate / B) * (raw * region.pi)
+        return
+    r = region._residuals(X, state)
+    if consolidate:
+        w["M"] = w["M"] + region.growth.mean_rates(a, p.lr / B) * xp.sum(a[:, :, None] * (r / region.pi), axis=0)
+    else:
+        w["M"] = w["M"] + (rate / B) * xp.sum(a[:, :, None] * r, axis=0)
+    if region.k:
+        az = xp.moveaxis(a[:, :, None] * state.z, 0, -1)                # (n, k, B)
+        step = rate[:, :, None] if bounded else rate
+        w["F"] = w["F"] + (step / B) * (az @ xp.moveaxis(r, 0, 1))     # (n, k, d)
+
+
+def _unit_rows(xp, W):
+    return W / xp.maximum(xp.sqrt(xp.sum(W * W, axis=1, keepdims=True)), 1e-12)
