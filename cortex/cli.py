@@ -12,6 +12,7 @@ import click
 
 from ._version import __version__
 from .errors import CortexError
+from .memory import check_fits
 from .settings import PREFIX, envvar
 
 
@@ -36,6 +37,7 @@ def validate(graphs):
     for graph in graphs:
         try:
             spec = _spec(graph)
+            check_fits(spec)     # the memory estimate cortex.load refuses with (cortex.memory)
         except CortexError as exc:
             failed += 1
             click.echo(f"invalid: {graph}\n{exc}", err=True)

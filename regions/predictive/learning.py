@@ -4,14 +4,16 @@ Every update here is a gradient step ``w <- w - lr g`` on the batch's mean energ
 on a quadratic of curvature ``c`` overshoots the minimum when ``lr c > 1`` and diverges when ``lr c > 2``, so a
 learning rate that is safe at one precision or input scale blows up at another (the composition graph at
 ``lr: 10``). As settling takes its step sizes from curvature bounds, learning does here: each update's rate is
-``lr / max(1, lr c)`` with ``c`` an upper bound of that curvature computed on the device from the batch, so the
-update never moves past the batch's minimiser (``bounded_lr: false`` turns it off, for the ablation in
-docs/numerics.md). Below the bound (every shipped graph at its own rates, nearly always) nothing changes. The bounds:
+``lr / max(1, lr c / 1.8)`` with ``c`` that curvature (or an upper bound of it) computed on the device from the
+batch, so every mode of the update contracts (1.8 < 2, where a gradient step diverges). ``bounded_lr: false`` turns
+it off, for the ablation in docs/numerics.md. Below the bound nothing changes. The bounds:
 
-- softmax means ``M_i`` (and factor fields ``F_i``): ``pi_max sum_b a_bi (1 + |z_bi|^2) / B``, exact per
-  hypothesis for a Gaussian error (the Cauchy error's psi' <= 1 keeps it an upper bound);
+- softmax means ``M_i``: ``max_d pi_d sum_b a_bi psi'(r_bid) / B``, exact per hypothesis (psi' = 1 for a Gaussian
+  error; the positive part of the Cauchy error's psi'); factor fields ``F_i``: ``pi_max lambda_max(sum_b a_bi s_bi z_bi z_bi^T) / B`` with ``s_bi`` the
+  largest psi' of that stimulus (n eigenproblems of k x k); M and F are bounded each as its own block;
 - linear fields ``W``: ``pi_max lambda_max(a^T a / B)``, bounded by the largest absolute row sum (Gershgorin);
-- first-guess weights ``R`` and context weights ``V``: ``lambda_max(X^T X / B)`` bounded the same way.
+- first-guess ``R`` and context ``V`` of a linear region: ``lambda_max(X^T X / B)`` bounded the same way; of a
+  softmax region they take cross-entropy steps, whose gradients are bounded, and are left as they are.
 
 Without factors and with a Gaussian error the softmax update ``sum_b a_bi pi (X_b - m_i)`` is formed as
 ``pi (a^T X - (sum_b a_bi) m_i)``: no (B, n, d) residuals, so learning needs no more memory than settling.
@@ -19,11 +21,16 @@ Without factors and with a Gaussian error the softmax update ``sum_b a_bi pi (X_
 from __future__ import annotations
 
 
+LIMIT = 1.8
+"""Largest ``rate * curvature`` an update may take: every mode of the quadratic then contracts by at least
+``|1 - 1.8| = 0.8`` per update (2 is where a gradient step starts to diverge)."""
+
+
 def _rate(xp, lr: float, curvature, bounded: bool):
-    """lr / max(1, lr c): the rate of a step on a quadratic of curvature c that never overshoots."""
+    """lr, or LIMIT / c where lr c > LIMIT: a step on a quadratic of curvature c that always contracts."""
     if not bounded:
         return lr
-    return lr / xp.maximum(lr * curvature, 1.0)
+    return lr / xp.maximum(lr * curvature / LIMIT, 1.0)
 
 
 def _gram_bound(xp, A):
@@ -42,12 +49,11 @@ def learn(region, state, X, Y) -> None:
     if region.softmax:
         _learn_softmax(region, state, X, bounded)
         if region.lr_rec and not region._masked:    # the first guess learns from complete inputs only
-            rate = _rate(xp, region.lr_rec, 0.5 * _gram_bound(xp, X), bounded)    # softmax Jacobian <= 1/2
-            w["R"] = w["R"] + (rate / B) * (X.T @ (a - xp.exp(region._log_softmax(X @ w["R"]))))
+            # a cross-entropy step: its gradient is bounded (|a - softmax| <= 1), so it cannot blow up; not bounded
+            w["R"] = w["R"] + (region.lr_rec / B) * (X.T @ (a - xp.exp(region._log_softmax(X @ w["R"]))))
         if region.d_y and region.lr_ctx and Y is not None:
             Yc = Y * region.c
-            rate = _rate(xp, region.lr_ctx, 0.5 * _gram_bound(xp, Yc), bounded)
-            w["V"] = w["V"] + (rate / B) * (Yc.T @ (a - xp.exp(region._log_softmax(Yc @ w["V"]))))
+            w["V"] = w["V"] + (region.lr_ctx / B) * (Yc.T @ (a - xp.exp(region._log_softmax(Yc @ w["V"]))))
     else:
         if p.lr:   # lr 0 freezes W exactly (renormalising unit rows again would drift by rounding)
             eps = region.input_gradient(state, X)
@@ -75,9 +81,6 @@ def _learn_softmax(region, state, X, bounded: bool) -> None:
     xp, p, w = region.xp, region.p, region.weights
     B, a = X.shape[0], state.a
     mass = xp.sum(a, axis=0)                                             # (n,) sum_b a_bi
-    curv = mass if not region.k else xp.sum(a * (1.0 + xp.sum(state.z * state.z, axis=-1)), axis=0)
-    rate = _rate(xp, p.lr, (region.pi_max / B) * curv, bounded)
-    rate = rate[:, None] if bounded else rate
     consolidate = region.growth is not None and p.recruit.consolidate    # a running mean of the inputs, rate 1/usage
     if not region.k and region.cauchy2 is None:
         M0 = state.mu[0, ...]                          # the means this state was settled with
@@ -85,17 +88,38 @@ def _learn_softmax(region, state, X, bounded: bool) -> None:
         if consolidate:
             w["M"] = w["M"] + region.growth.mean_rates(a, p.lr / B) * (raw * xp.sign(region.pi))
         else:
-            w["M"] = w["M"] + (rate / B) * (raw * region.pi)
+            rate = _rate(xp, p.lr, (region.pi_max / B) * mass, bounded)
+            w["M"] = w["M"] + ((rate[:, None] if bounded else rate) / B) * (raw * region.pi)
         return
     r = region._residuals(X, state)
+    # the energy's curvature in m_id is pi_d sum_b a_bi psi'(r_bid) / B (psi' = 1 for a Gaussian error, the
+    # Cauchy psi' = (1 - u) / (1 + u)^2 with u = r^2 / c^2, its positive part): exact per hypothesis and column
+    weight = a[:, :, None] if region.cauchy2 is None else a[:, :, None] * _cauchy_slope(xp, X, state.mu,
+                                                                                         region.cauchy2)
     if consolidate:
         w["M"] = w["M"] + region.growth.mean_rates(a, p.lr / B) * xp.sum(a[:, :, None] * (r / region.pi), axis=0)
     else:
-        w["M"] = w["M"] + (rate / B) * xp.sum(a[:, :, None] * r, axis=0)
+        curv = xp.max(xp.sum(weight, axis=0) * region.pi, axis=-1) / B                  # (n,)
+        rate = _rate(xp, p.lr, curv, bounded)
+        w["M"] = w["M"] + ((rate[:, None] if bounded else rate) / B) * xp.sum(a[:, :, None] * r, axis=0)
     if region.k:
+        # in f_i,d the curvature is pi_d sum_b a_bi psi'_bid z_bi z_bi^T / B; with psi'_bid <= s_bi = max_d psi'_bid
+        # its lambda_max is at most pi_max lambda_max(sum_b a_bi s_bi z_bi z_bi^T) / B: n eigenproblems of k x k
+        s = a if region.cauchy2 is None else xp.max(weight, axis=-1)                  # (B, n) a_bi s_bi
+        Zs = xp.moveaxis(state.z * s[:, :, None], 0, 1)                                # (n, B, k)
+        C = xp.moveaxis(Zs, -1, -2) @ xp.moveaxis(state.z, 0, 1)                       # (n, k, k)
+        curv = (region.pi_max / B) * xp.max(xp.linalg.eigvalsh(C), axis=-1)
+        rate = _rate(xp, p.lr, curv, bounded)
         az = xp.moveaxis(a[:, :, None] * state.z, 0, -1)                # (n, k, B)
-        step = rate[:, :, None] if bounded else rate
+        step = rate[:, None, None] if bounded else rate
         w["F"] = w["F"] + (step / B) * (az @ xp.moveaxis(r, 0, 1))     # (n, k, d)
+
+
+def _cauchy_slope(xp, X, MU, cauchy2: float):
+    """(B, n, d) max(psi'(X - mu_i), 0) of the Cauchy error: (1 - u) / (1 + u)^2, u = (X - mu_i)^2 / c^2."""
+    u = X[:, None, :] - MU
+    u = u * u / cauchy2
+    return xp.maximum(1.0 - u, 0.0) / ((1.0 + u) * (1.0 + u))
 
 
 def _unit_rows(xp, W):

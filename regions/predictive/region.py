@@ -132,14 +132,14 @@ class Predictive(RegionKind):
     def memory_elements(cls, params: Params, d_x: int, d_y: int, batch: int) -> int:
         """Weights twice (a learning update builds the new array beside the old) and, per stimulus, the settle
         buffers a fast path or the region keeps, the result's host copies and learning's temporaries: linear about
-        16 (B, n) and 6 (B, d_X) arrays; softmax 12 and 4, and with factors or a Cauchy error 8 (B, n, d_X)
+        16 (B, n) and 6 (B, d_X) arrays; softmax 12 and 4, and with factors or a Cauchy error 10 (B, n, d_X)
         hypothesis buffers (held to tracemalloc's peak in tests/cortex/test_memory.py)."""
         n, k = (params.recruit.max_hypotheses if params.recruit else params.hypotheses), params.factors
         weights = n * d_x * (1 + k) + d_x * n + d_y * n
         if params.competition == "softmax":
             per_stimulus = 12 * n + 4 * d_x + 2 * d_y
             if k or params.error != "gaussian":
-                per_stimulus += 8 * n * d_x + 6 * n * k
+                per_stimulus += 10 * n * d_x + 6 * n * k
         else:
             weights += n * n if params.competition == "lateral" else 0
             per_stimulus = 16 * n + 6 * d_x + 2 * d_y
