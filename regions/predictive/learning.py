@@ -108,7 +108,7 @@ def _learn_softmax(region, state, X, bounded: bool) -> None:
         s = a if region.cauchy2 is None else xp.max(weight, axis=-1)                  # (B, n) a_bi s_bi
         Zs = xp.moveaxis(state.z * s[:, :, None], 0, 1)                                # (n, B, k)
         C = xp.moveaxis(Zs, -1, -2) @ xp.moveaxis(state.z, 0, 1)                       # (n, k, k)
-        curv = (region.pi_max / B) * xp.max(xp.linalg.eigvalsh(C), axis=-1)
+        curv = (region.pi_max / B) * xp.max(region.eigenvalues(C, "z"), axis=-1)
         rate = _rate(xp, p.lr, curv, bounded)
         az = xp.moveaxis(a[:, :, None] * state.z, 0, -1)                # (n, k, B)
         step = rate[:, None, None] if bounded else rate

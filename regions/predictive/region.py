@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 
+from cortex.errors import DivergenceError
 from cortex.ops import Ops
 from cortex.region import RegionKind, ResidualForm, Sources, context_curvature_bound
 from cortex.units import frames_per
@@ -130,10 +131,8 @@ class Predictive(RegionKind):
 
     @classmethod
     def memory_elements(cls, params: Params, d_x: int, d_y: int, batch: int) -> int:
-        """Weights twice (a learning update builds the new array beside the old) and, per stimulus, the settle
-        buffers a fast path or the region keeps, the result's host copies and learning's temporaries: linear about
-        16 (B, n) and 6 (B, d_X) arrays; softmax 12 and 4, and with factors or a Cauchy error 10 (B, n, d_X)
-        hypothesis buffers (held to tracemalloc's peak in tests/cortex/test_memory.py)."""
+        """Weights twice (learning builds the new beside the old); per stimulus the settle buffers, host copies and
+        learning's temporaries (held within 2x of tracemalloc's peak by tests/cortex/test_memory.py)."""
         n, k = (params.recruit.max_hypotheses if params.recruit else params.hypotheses), params.factors
         weights = n * d_x * (1 + k) + d_x * n + d_y * n
         if params.competition == "softmax":
@@ -301,19 +300,35 @@ class Predictive(RegionKind):
             if self.softmax:
                 if self.k:
                     F = self.weights["F"]
-                    lam = xp.max(xp.linalg.eigvalsh(F @ xp.moveaxis(F, -1, -2)), axis=-1)   # (n,) largest eigenvalue of F_i F_i^T
+                    lam = xp.max(self.eigenvalues(F @ xp.moveaxis(F, -1, -2), "F"), axis=-1)   # (n,) of F_i F_i^T
                     self._step_cache = 1.0 / (self.pi_max * lam + 1.0)
                 else:
                     self._step_cache = 1.0
             else:
                 W = self.weights["W"]
                 gram = W @ W.T if W.shape[0] <= W.shape[1] else W.T @ W
-                lam = float(b.to_numpy(xp.max(xp.linalg.eigvalsh(gram))))
+                lam = float(b.to_numpy(xp.max(self.eigenvalues(gram, "W"))))
+                if not math.isfinite(lam):
+                    self.eigenvalues(gram * math.nan, "W")      # raises the DivergenceError that names the weights
                 curv = self.pi_max * lam + (self.p.context_precision if self.d_y else 0.0)
                 if "L" in self.weights:
                     curv += self.p.inhibition * float(b.to_numpy(xp.max(xp.sum(self.weights["L"], axis=1))))
                 self._step_cache = curv
         return self._step_cache
+
+    def eigenvalues(self, M, what: str):
+        """xp.linalg.eigvalsh(M) of a curvature bound, or a DivergenceError when ``M`` is not finite."""
+        try:
+            return self.xp.linalg.eigvalsh(M)
+        except Exception:                  # numpy.linalg.LinAlgError; other backends name it differently
+            pass                           # (raised below, outside the handler: no chained raw traceback)
+        suspects = ("lr",) + (() if self.p.bounded_lr else ("bounded_lr",)) + ("init_scale", "precision")
+        bad = [k for k, w in self.weights.items() if not self.xp.all(self.xp.isfinite(w))]
+        why = f"its weights {bad} are already non-finite" if bad else "its weights or activity overflowed"
+        raise DivergenceError(f"region {self.name!r}: the curvature of its {what} is not finite ({why}); most likely "
+                              f"through "
+                              f"{', '.join(f'{n}={getattr(self.p, n)!r}' for n in suspects)} (docs/numerics.md)",
+                              region=self.name, parameters=suspects)
 
     def step(self, state: State, X, Y, g_ext, curv_ext: float, rate: float, noise=None) -> None:
         """One block update of this region given everything else: descends the energy when noise and adaptation are off."""
@@ -405,8 +420,7 @@ class Predictive(RegionKind):
             return () if self.p.bounded_lr else ("bounded_lr",)
         order = (("init_scale", "precision", "context_precision") if when == "start" else
                  ("precision", "context_precision", "noise", "inhibition", "temperature", "error_scale", "init_scale"))
-        defaults = type(self.p).model_fields
-        moved = tuple(n for n in order if getattr(self.p, n) != defaults[n].default)
+        moved = tuple(n for n in order if getattr(self.p, n) != type(self.p).model_fields[n].default)
         return moved or order[:2]
 
     def context_fit(self, Y_fit, A_fit, Y_eval, A_eval):
