@@ -169,7 +169,6 @@ class Model:
             got = "a SettleResult of another model" if isinstance(result, SettleResult) else type(result).__name__
             raise StimulusError(f"learn() needs a SettleResult returned by this model's settle(), got {got}")
         self._learn(result._device)
-        check_weights(self.compiled, "learning")
 
     def _learn(self, d: DeviceState) -> None:
         self.compiled.mask_inputs(d.absent)     # absent inputs teach nothing
@@ -182,6 +181,7 @@ class Model:
             self.compiled.mask_inputs(frozenset())
         if sizes != [c.region.n for c in self.compiled.regions]:   # a region grew (recruit:): new blocks for it
             self.compiled.reschedule()
+        check_weights(self.compiled, "learning")      # one number to the host per learn (cortex.divergence)
 
     def _frame(self, result: SettleResult, batch: int) -> dict:
         if not isinstance(result, SettleResult) or not isinstance(result._device, DeviceState):
