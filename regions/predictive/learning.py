@@ -8,9 +8,10 @@ learning rate that is safe at one precision or input scale blows up at another (
 batch, so every mode of the update contracts (1.8 < 2, where a gradient step diverges). ``bounded_lr: false`` turns
 it off, for the ablation in docs/numerics.md. Below the bound nothing changes. The bounds:
 
-- softmax means ``M_i``: ``max_d pi_d sum_b a_bi psi'(r_bid) / B``, exact per hypothesis (psi' = 1 for a Gaussian
-  error; the positive part of the Cauchy error's psi'); factor fields ``F_i``: ``pi_max lambda_max(sum_b a_bi s_bi z_bi z_bi^T) / B`` with ``s_bi`` the
-  largest psi' of that stimulus (n eigenproblems of k x k); M and F are bounded each as its own block;
+- softmax means ``M_i`` without factors: ``max_d pi_d sum_b a_bi psi'(r_bid) / B``, exact per hypothesis (psi' = 1
+  for a Gaussian error; the positive part of the Cauchy error's psi'); with factors ``M_i`` and ``F_i`` together:
+  ``pi_max lambda_max(sum_b a_bi s_bi [1, z_bi][1, z_bi]^T) / B`` with ``s_bi`` the largest psi' of that stimulus
+  (n eigenproblems of (k + 1) x (k + 1)), one rate for both;
 - linear fields ``W``: ``pi_max lambda_max(a^T a / B)``, bounded by the largest absolute row sum (Gershgorin);
 - first-guess ``R`` and context ``V`` of a linear region: ``lambda_max(X^T X / B)`` bounded the same way; of a
   softmax region they take cross-entropy steps, whose gradients are bounded, and are left as they are.
@@ -96,20 +97,25 @@ def _learn_softmax(region, state, X, bounded: bool) -> None:
     # Cauchy psi' = (1 - u) / (1 + u)^2 with u = r^2 / c^2, its positive part): exact per hypothesis and column
     weight = a[:, :, None] if region.cauchy2 is None else a[:, :, None] * _cauchy_slope(xp, X, state.mu,
                                                                                          region.cauchy2)
+    if region.k:
+        # M_i and F_i explain the input together, as m_i + z_i F_i: in column d the curvature in (m_id, f_i.d) is
+        # pi_d sum_b a_bi psi'_bid [1, z_bi][1, z_bi]^T / B; with psi'_bid <= s_bi = max_d psi'_bid its largest
+        # eigenvalue is at most pi_max lambda_max(sum_b a_bi s_bi [1, z_bi][1, z_bi]^T) / B, one rate for both
+        s = a if region.cauchy2 is None else xp.max(weight, axis=-1)                  # (B, n) a_bi s_bi
+        Z1 = region.backend.zeros((B, region.n, region.k + 1))
+        Z1[..., 0] = 1.0
+        Z1[..., 1:] = state.z
+        Zs = xp.moveaxis(Z1 * s[:, :, None], 0, 1)                                     # (n, B, k + 1)
+        C = xp.moveaxis(Zs, -1, -2) @ xp.moveaxis(Z1, 0, 1)                            # (n, k + 1, k + 1)
+        curv = (region.pi_max / B) * xp.max(region.eigenvalues(C, "z"), axis=-1)
+    else:
+        curv = xp.max(xp.sum(weight, axis=0) * region.pi, axis=-1) / B                  # (n,)
+    rate = _rate(xp, p.lr, curv, bounded)
     if consolidate:
         w["M"] = w["M"] + region.growth.mean_rates(a, p.lr / B) * xp.sum(a[:, :, None] * (r / region.pi), axis=0)
     else:
-        curv = xp.max(xp.sum(weight, axis=0) * region.pi, axis=-1) / B                  # (n,)
-        rate = _rate(xp, p.lr, curv, bounded)
         w["M"] = w["M"] + ((rate[:, None] if bounded else rate) / B) * xp.sum(a[:, :, None] * r, axis=0)
     if region.k:
-        # in f_i,d the curvature is pi_d sum_b a_bi psi'_bid z_bi z_bi^T / B; with psi'_bid <= s_bi = max_d psi'_bid
-        # its lambda_max is at most pi_max lambda_max(sum_b a_bi s_bi z_bi z_bi^T) / B: n eigenproblems of k x k
-        s = a if region.cauchy2 is None else xp.max(weight, axis=-1)                  # (B, n) a_bi s_bi
-        Zs = xp.moveaxis(state.z * s[:, :, None], 0, 1)                                # (n, B, k)
-        C = xp.moveaxis(Zs, -1, -2) @ xp.moveaxis(state.z, 0, 1)                       # (n, k, k)
-        curv = (region.pi_max / B) * xp.max(region.eigenvalues(C, "z"), axis=-1)
-        rate = _rate(xp, p.lr, curv, bounded)
         az = xp.moveaxis(a[:, :, None] * state.z, 0, -1)                # (n, k, B)
         step = rate[:, None, None] if bounded else rate
         w["F"] = w["F"] + (step / B) * (az @ xp.moveaxis(r, 0, 1))     # (n, k, d)
