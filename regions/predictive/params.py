@@ -28,9 +28,9 @@ class Params(RegionParams):
     temperature: float = Field(1.0, ge=1e-4, le=1e6)
     error: ErrorKind = "gaussian"
     error_scale: float = Field(0.5, ge=1e-4, le=1e6)
-    lr: float = Field(0.05, ge=0, le=1e6)
-    lr_context: float | None = Field(None, ge=0, le=1e6)
-    lr_recognition: float | None = Field(None, ge=0, le=1e6)
+    lr: float = Field(0.05, ge=0)
+    lr_context: float | None = Field(None, ge=0)
+    lr_recognition: float | None = Field(None, ge=0)
     bounded_lr: bool = True
     adaptation: Adaptation = Adaptation()
     noise: float = Field(0.0, ge=0, le=1e3)
