@@ -170,7 +170,8 @@ def region_params(draw, softmax: bool):
     p = {"precision": draw(log_uniform(1e-3, 1e6)), "init_scale": draw(log_uniform(1e-3, 10)),
          "lr": draw(st.one_of(st.just(0.0), log_uniform(1e-3, 1e6))), "noise": draw(st.sampled_from([0, 0.1, 10, 1e3])),
          "context_precision": draw(log_uniform(1e-3, 1e6)), "lr_recognition": draw(log_uniform(1e-3, 1e4)),
-         "error": draw(st.sampled_from(["gaussian", "cauchy"])), "error_scale": draw(log_uniform(1e-4, 1e6))}
+         "error": draw(st.sampled_from(["gaussian", "cauchy"])), "error_scale": draw(log_uniform(1e-4, 1e6)),
+         "bounded_lr": draw(st.sampled_from([True, True, True, False]))}     # unbounded: may diverge, never silently
     if softmax:
         p |= {"competition": "softmax", "temperature": draw(log_uniform(1e-4, 1e6)), "factors": draw(st.integers(0, 3))}
     else:
