@@ -13,6 +13,7 @@ import click
 
 from ._version import __version__
 from .errors import CortexError
+from .memory import check_fits
 from .settings import PREFIX, envvar, flag
 
 _debug = False   # set by --debug; main() reads it once the command has ended
@@ -70,6 +71,7 @@ def validate(graphs):
     for graph in graphs:
         try:
             spec = _spec(graph)
+            check_fits(spec)     # the memory estimate cortex.load refuses with (cortex.memory)
         except CortexError as exc:
             failed += 1
             _traceback()

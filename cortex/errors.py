@@ -75,3 +75,16 @@ class CheckpointError(CortexError, ValueError):
 
 class StimulusError(CortexError, ValueError):
     """Stimuli given to a model do not match its inputs (name, shape, values)."""
+
+
+class DivergenceError(CortexError, ArithmeticError):
+    """Settling or learning produced non-finite values: names the region, the step and the likely parameter.
+
+    ``region``, ``step`` (settling step, 0 the first guess; None for learning) and ``parameters`` (the names most
+    likely to blame) are kept as attributes; docs/numerics.md lists each parameter's range.
+    """
+
+    def __init__(self, message: str, region: str | None = None, step: int | None = None,
+                 parameters: tuple = ()):
+        self.region, self.step, self.parameters = region, step, tuple(parameters)
+        super().__init__(message)

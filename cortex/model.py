@@ -13,11 +13,14 @@ import os
 import networkx as nx
 import numpy as np
 
-from .backend import Backend, available_bytes, get_backend
+from . import api_checks as check
+from .backend import Backend, get_backend
 from .archive import save_checkpoint
 from .compiled import CompiledGraph
-from .errors import ResourceError, StimulusError
+from .divergence import check_weights
+from .errors import StimulusError
 from .graph import build_graph
+from .memory import DEFAULT_BATCH, check_fits, check_settle, estimate_bytes  # noqa: F401 (estimate_bytes: API)
 from .region import Sources, region_kinds
 from .result import SettleResult
 from .settings import setting
@@ -25,24 +28,11 @@ from .settle import DeviceState, SettleOptions, Settler
 from .spec import NetworkSpec
 from .threadpool import limited
 
-DEFAULT_BATCH = 256
-
 
 class _Owner:
     """The token a model stamps on the results it settles (``learn`` accepts only its own)."""
 
     __slots__ = ()
-
-def estimate_bytes(spec: NetworkSpec, batch: int = DEFAULT_BATCH) -> int:
-    """Memory to build the model and settle one batch: weights plus per-stimulus state and temporaries."""
-    item = 4 if spec.dtype == "float32" else 8
-    total = 0
-    for name, p in spec.regions.items():
-        d_x = sum(spec.size_of(c.source) for c in spec.sources(name, "input"))
-        d_y = sum(spec.size_of(c.source) for c in spec.sources(name, "context"))
-        total += region_kinds.get(p.kind).memory_elements(p, d_x, d_y, batch)
-    return total * item
-
 
 class Model:
     """A region graph compiled onto one array backend.
@@ -59,10 +49,7 @@ class Model:
 
     def __init__(self, spec: NetworkSpec, backend: str | None = None, batch: int = DEFAULT_BATCH,
                  group: bool = True):
-        need, have = estimate_bytes(spec, batch), available_bytes()
-        if need > have:
-            raise ResourceError(f"the graph {spec.name!r} would need about {need / 2**30:.1f} GiB for a batch of {batch} "
-                                f"but this machine has {have / 2**30:.1f} GiB; use fewer hypotheses or a smaller batch")
+        check_fits(spec, check.count(batch, "batch", minimum=1))
         self.spec = spec
         self.graph: nx.DiGraph = build_graph(spec)
         self.backend: Backend = get_backend(backend or setting("backend") or spec.backend, spec.dtype, spec.seed)
@@ -114,9 +101,9 @@ class Model:
             there is a forecast.
         """
         options = self.options(steps, rate=rate, tol=tol, record=record, noise=noise, absent=absent)
-        past = list(past or [])
+        past = check.past_list(past)
         hint = past[-1]._device.batch if past and isinstance(past[-1], SettleResult) and past[-1]._device else None
-        inputs, teachers = self._prepare(stimuli, options.absent, hint)
+        inputs, teachers = self._prepare(stimuli, options.absent, hint, options)
         batch = next(iter((inputs or teachers).values())).shape[0]
         longest = max(self.spec.delays().values(), default=0)
         if past and len(past) < longest:
@@ -151,13 +138,17 @@ class Model:
                 record: bool = False, noise: bool = True, absent=()) -> SettleOptions:
         """The :class:`~cortex.settle.SettleOptions` of a call: the spec's ``settle`` block, overridden."""
         s = self.spec.settle
+        if absent is None or not isinstance(absent, (str, list, tuple, set, frozenset)):
+            raise StimulusError(f"absent must be an input name or a list of them, got {type(absent).__name__}; "
+                                f"this graph's inputs are {sorted(self.spec.inputs)}")
         absent = frozenset([absent] if isinstance(absent, str) else absent)
         unknown = sorted(absent - set(self.spec.inputs))
         if unknown:
             raise StimulusError(f"absent names unknown input(s) {unknown}; this graph's inputs are {sorted(self.spec.inputs)}")
-        return SettleOptions(steps=s.steps if steps is None else int(steps), rate=s.rate if rate is None else float(rate),
-                             tol=s.tol if tol is None else float(tol), check_every=s.check_every, record=record,
-                             noise=noise, absent=absent)
+        return SettleOptions(steps=s.steps if steps is None else check.count(steps),
+                             rate=s.rate if rate is None else check.real(rate, "rate"),
+                             tol=s.tol if tol is None else check.real(tol, "tol"), check_every=s.check_every,
+                             record=bool(record), noise=bool(noise), absent=absent)
 
     def stream(self, batch: int | None = None, **options):
         """A :class:`cortex.stream.Stream`: frames settled one after another with each region's state and the
@@ -179,7 +170,8 @@ class Model:
     def learn(self, result: SettleResult) -> None:
         """One online, local synaptic update of every region from a settled batch."""
         if not isinstance(result, SettleResult) or not result.settled_by(self._owner):
-            raise StimulusError("learn() needs a SettleResult returned by this model's settle()")
+            got = "a SettleResult of another model" if isinstance(result, SettleResult) else type(result).__name__
+            raise StimulusError(f"learn() needs a SettleResult returned by this model's settle(), got {got}")
         self._learn(result._device)
 
     def _learn(self, d: DeviceState) -> None:
@@ -193,6 +185,7 @@ class Model:
             self.compiled.mask_inputs(frozenset())
         if sizes != [c.region.n for c in self.compiled.regions]:   # a region grew (recruit:): new blocks for it
             self.compiled.reschedule()
+        check_weights(self.compiled, "learning")      # one number to the host per learn (cortex.divergence)
 
     def _frame(self, result: SettleResult, batch: int) -> dict:
         if not isinstance(result, SettleResult) or not isinstance(result._device, DeviceState):
@@ -204,9 +197,11 @@ class Model:
             raise StimulusError(f"a past frame has batch {result._device.batch} but the stimuli have batch {batch}")
         return {**result._device.inputs, **{c.name: st.a for c, st in zip(compiled, states)}}
 
-    def _prepare(self, stimuli: dict, absent: frozenset = frozenset(), batch_hint: int | None = None):
-        """Check names, shapes and values of the stimuli; move them to the backend, flattened to (batch, size).
-        Absent inputs get zeros (their columns carry no evidence)."""
+    def _prepare(self, stimuli: dict, absent: frozenset = frozenset(), batch_hint: int | None = None,
+                 options: SettleOptions | None = None):
+        """Check names, shapes and values of the stimuli (:mod:`cortex.api_checks`) and, given ``options``, that the
+        call fits in memory; move them to the backend, flattened to (batch, size). Absent inputs get zeros (their
+        columns carry no evidence)."""
         if not isinstance(stimuli, dict):
             raise StimulusError(f"stimuli must be a dict of input name -> array, got {type(stimuli).__name__}")
         teacher_names = {c.teacher for c in self.compiled.regions if c.teacher}
@@ -221,25 +216,30 @@ class Model:
         if missing:
             raise StimulusError(f"missing stimuli for input(s) {missing}; name them in absent=[...] to settle "
                                 f"without them (their prediction is then a forecast from context)")
-        inputs, teachers, batch = {}, {}, None
+        host, batch = {}, None
         for name, value in stimuli.items():
             shape = tuple(self.spec.inputs[name].shape)
             size = math.prod(shape)
-            arr = np.asarray(self.backend.to_numpy(value) if not isinstance(value, (np.ndarray, list, tuple)) else value)
+            if not isinstance(value, (np.ndarray, list, tuple, int, float, complex, np.generic)):
+                value = self.backend.to_numpy(value)
+            arr = check.stimulus_array(name, value, self.backend.dtype_name)
             if arr.ndim >= 1 and tuple(arr.shape[1:]) in (shape, (size,)):
                 arr = arr.reshape(arr.shape[0], size)
             else:
                 accepted = " or ".join(dict.fromkeys(f"(batch, {', '.join(map(str, sh))})" for sh in (shape, (size,))))
                 raise StimulusError(f"input {name!r}: expected an array of shape {accepted}, got {arr.shape}")
-            if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
-                raise StimulusError(f"input {name!r}: values must be finite numbers")
             if arr.shape[0] == 0:
                 raise StimulusError(f"input {name!r}: the batch is empty")
             if batch is not None and arr.shape[0] != batch:
                 raise StimulusError(f"input {name!r} has batch {arr.shape[0]} but other inputs have {batch}")
             batch = arr.shape[0]
-            (teachers if name in teacher_names else inputs)[name] = self.backend.asarray(arr)
+            host[name] = arr
         batch = batch if batch is not None else batch_hint
+        if options is not None and batch is not None:    # before anything of this call is allocated on the device
+            check_settle(self.spec, batch, options.steps, options.record, sum(c.region.n for c in self.compiled.regions))
+        inputs, teachers = {}, {}
+        for name, arr in host.items():
+            (teachers if name in teacher_names else inputs)[name] = self.backend.asarray(arr)
         for name in sorted(absent - teacher_names):
             if batch is None:
                 raise StimulusError("every input is absent and no past frame says the batch: give past=[...], or "
@@ -270,6 +270,7 @@ class Model:
     def save(self, path: str | os.PathLike) -> None:
         """Write weights, spec and versions to one ``.npz`` file atomically (see :mod:`cortex.archive`; read it back
         with :func:`cortex.load_checkpoint`)."""
+        check_weights(self.compiled, "saving")     # a model whose weights went non-finite is never written
         save_checkpoint(self, path)
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .api_checks import known
 from .errors import StimulusError
 from .settle import DeviceState
 
@@ -56,6 +57,7 @@ class SettleResult:
 
     def winners(self, region: str) -> np.ndarray:
         """(batch,) index of the most active hypothesis of ``region`` (the label read off by analysis by synthesis)."""
+        known("region", region, self.activity)
         return np.argmax(self.activity[region], axis=1)
 
     def to_xarray(self, names: dict | None = None, attrs: dict | None = None):

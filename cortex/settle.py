@@ -15,10 +15,12 @@ change; :class:`SettleRun` is what it returns, with the device state kept opaque
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from .compiled import CompiledGraph, gather
+from .divergence import settle_diverged
 from .errors import StimulusError
 from .wiring import Env
 
@@ -81,6 +83,9 @@ class SettleRun:
     by_region: Any = None     # (R, B) each region's share of each stimulus' final energy
 
 
+PER_STEP_CHUNK = 1024
+
+
 class Settling:
     """One settle call, prepared: the first guess made, buffers allocated and wired.
 
@@ -116,7 +121,8 @@ class Settling:
         env.finish()
         self.states, self.inputs, self.past, self.batch = states, inputs, past, B
         self.latest = backend.zeros((R, B))                    # every region's share of every stimulus' energy
-        self.per_step = backend.zeros((max(options.steps, 1), R))
+        # energies per step, grown by doubling (a call that converges early never holds its whole budget)
+        self.per_step = backend.zeros((min(max(options.steps, 1), PER_STEP_CHUNK), R))
         self.energies()
         self.start = backend.xp.mean(self.latest, axis=1)
 
@@ -126,6 +132,10 @@ class Settling:
 
     def sweep(self, t: int = 0):
         """One settling step of every region, then every region's energy into row ``t`` of ``per_step``."""
+        if t >= self.per_step.shape[0]:
+            grown = self.backend.zeros((2 * self.per_step.shape[0], self.per_step.shape[1]))
+            grown[:self.per_step.shape[0], ...] = self.per_step
+            self.per_step = grown
         for blk in self.schedule:
             blk.step(self.env)
         self.energies()
@@ -164,6 +174,9 @@ class Settler:
         trace = [[backend.copy(st.a) for st in states]] if record else None
         converged, ran = False, 0
         last_checked = float(backend.to_numpy(xp.sum(s.start)))
+        if not math.isfinite(last_checked):     # the first guess already diverged (cortex.divergence)
+            settle_diverged(self.graph, s.per_step, s.start, 0)
+        checked = 0
         for t in range(options.steps):
             s.sweep(t)
             ran = t + 1
@@ -171,10 +184,15 @@ class Settler:
                 trace.append([backend.copy(st.a) for st in states])
             if options.tol and (t + 1) % options.check_every == 0:     # one device-to-host copy per check
                 now = float(backend.to_numpy(xp.sum(s.per_step[t, ...])))
+                checked = ran
+                if not math.isfinite(now):                             # the same number watches for divergence
+                    settle_diverged(self.graph, s.per_step, s.start, ran)
                 if abs(last_checked - now) <= options.tol * options.check_every * max(abs(now), 1e-12):
                     converged = True
                     break
                 last_checked = now
+        if ran > checked and not math.isfinite(float(backend.to_numpy(xp.sum(s.per_step[checked:ran, ...])))):
+            settle_diverged(self.graph, s.per_step, s.start, ran)     # one copy per call for the steps unchecked
         device = DeviceState(states, s.inputs, list(past), s.batch, self.owner, options.absent)
         return SettleRun(device, s.per_step[:ran, ...], s.start, xp.sum(s.latest, axis=0), trace, converged,
                          backend.copy(s.latest))

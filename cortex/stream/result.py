@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..api_checks import known
+
 FIELDS = ("activity", "prediction", "prediction_error", "energy", "forecast", "forecast_error", "input_forecast")
 
 
@@ -51,6 +53,7 @@ class StreamResult:
 
     def winners(self, region: str) -> np.ndarray:
         """(F, batch) index of the most active hypothesis of ``region`` in every frame."""
+        known("region", region, self.activity)
         return np.argmax(self.activity[region], axis=-1)
 
     def to_xarray(self, names: dict | None = None, attrs: dict | None = None):

@@ -20,7 +20,9 @@ from dataclasses import replace
 import numpy as np
 from tqdm.auto import tqdm
 
+from cortex.api_checks import stimulus_array
 from cortex.errors import StimulusError
+from cortex.memory import check_settle
 from cortex.threadpool import limited
 
 from .history import History
@@ -227,12 +229,12 @@ class Stream:
         for name, value in frames.items():
             shape = self.shapes[name]
             size = math.prod(shape)
-            arr = np.asarray(value if isinstance(value, (np.ndarray, list, tuple)) else self.backend.to_numpy(value))
+            if not isinstance(value, (np.ndarray, list, tuple, int, float, complex, np.generic)):
+                value = self.backend.to_numpy(value)
+            arr = stimulus_array(name, value, self.backend.dtype_name)      # the API's dtype and magnitude policy
             if arr.ndim < 2 or tuple(arr.shape[2:]) not in (shape, (size,)):
                 raise StimulusError(f"frames[{name!r}]: expected an array of shape (frames, batch, "
                                     f"{', '.join(map(str, shape))}) or (frames, batch, {size}), got {arr.shape}")
-            if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
-                raise StimulusError(f"frames[{name!r}]: values must be finite numbers")
             if arr.shape[0] == 0 or arr.shape[1] == 0:
                 raise StimulusError(f"frames[{name!r}]: no frames or an empty batch, shape {arr.shape}")
             if F is not None and arr.shape[:2] != (F, B):
@@ -241,6 +243,7 @@ class Stream:
             F, B = arr.shape[:2]
             arrays[name] = arr.reshape(F, B, size)
         self._bind_batch(B)
+        check_settle(spec, B, self.options.steps, False, sum(c.region.n for c in self.model.compiled.regions))
         masks = self._absent_masks(absent, F)
         both = sorted(n for n in arrays if n in masks and masks[n].all())
         if both:

@@ -13,24 +13,27 @@ from .recruit import Recruit
 
 
 class Params(RegionParams):
-    """Hyperparameters of a predictive region (YAML keys under ``regions.NAME``)."""
+    """Hyperparameters of a predictive region (YAML keys under ``regions.NAME``). The bounds are the documented
+    ranges of docs/numerics.md: inside them settling cannot overflow float32 on inputs within
+    :data:`cortex.api_checks.MAX_INPUT`; learning rates are bounded per update instead (``bounded_lr``)."""
 
     kind: Literal["predictive"] = "predictive"
     competition: Competition = "lateral"
     factors: int = Field(0, ge=0, le=256)
-    precision: float = Field(1.0, gt=0)
-    context_precision: float = Field(1.0, ge=0)
-    sparsity: float = Field(0.0, ge=0)
-    inhibition: float = Field(0.0, ge=0)
-    inhibition_lr: float = Field(0.0, ge=0)
-    temperature: float = Field(1.0, gt=0)
+    precision: float = Field(1.0, gt=0, le=1e6)
+    context_precision: float = Field(1.0, ge=0, le=1e6)
+    sparsity: float = Field(0.0, ge=0, le=1e6)
+    inhibition: float = Field(0.0, ge=0, le=1e6)
+    inhibition_lr: float = Field(0.0, ge=0, le=1e3)
+    temperature: float = Field(1.0, ge=1e-4, le=1e6)
     error: ErrorKind = "gaussian"
-    error_scale: float = Field(0.5, gt=0, le=1e6)   # s of the Cauchy error; its square must stay a float
+    error_scale: float = Field(0.5, ge=1e-4, le=1e6)
     lr: float = Field(0.05, ge=0)
     lr_context: float | None = Field(None, ge=0)
     lr_recognition: float | None = Field(None, ge=0)
+    bounded_lr: bool = True
     adaptation: Adaptation = Adaptation()
-    noise: float = Field(0.0, ge=0)
+    noise: float = Field(0.0, ge=0, le=1e3)
     noise_tau: StepsOrTime = 0.0
     first_guess: bool = True
     normalize: bool = True
@@ -66,7 +69,7 @@ class Params(RegionParams):
 KNOWN_FIELDS = frozenset({
     "kind", "hypotheses", "inputs", "teacher", "competition", "factors", "precision", "context_precision",
     "sparsity", "inhibition", "inhibition_lr", "temperature", "error", "error_scale", "lr", "lr_context",
-    "lr_recognition", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale", "recruit"})
+    "lr_recognition", "bounded_lr", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale", "recruit"})
 
 
 def fast_path_knows(params) -> bool:

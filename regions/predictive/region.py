@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 
+from cortex.errors import DivergenceError
 from cortex.ops import Ops
 from cortex.region import RegionKind, ResidualForm, Sources, context_curvature_bound
 from cortex.units import frames_per
@@ -38,6 +39,7 @@ from cortex.units import frames_per
 from . import kernels as K
 from .context_fit import fit_context
 from .params import Params, State
+from . import learning
 from . import recruit as R
 from .recruit import Growth, capacity_for
 
@@ -129,12 +131,18 @@ class Predictive(RegionKind):
 
     @classmethod
     def memory_elements(cls, params: Params, d_x: int, d_y: int, batch: int) -> int:
+        """Weights twice (learning builds the new beside the old); per stimulus the settle buffers, host copies and
+        learning's temporaries (held within 2x of tracemalloc's peak by tests/cortex/test_memory.py)."""
         n, k = (params.recruit.max_hypotheses if params.recruit else params.hypotheses), params.factors
-        weights = n * d_x * (1 + k) + d_x * n + d_y * n + n * n
-        per_stimulus = 6 * n + 3 * d_x + d_y
+        weights = n * d_x * (1 + k) + d_x * n + d_y * n
         if params.competition == "softmax":
-            per_stimulus += 3 * n * d_x + 2 * n * k
-        return 3 * weights + 4 * batch * per_stimulus
+            per_stimulus = 12 * n + 4 * d_x + 2 * d_y
+            if k or params.error != "gaussian":
+                per_stimulus += 10 * n * d_x + 6 * n * k
+        else:
+            weights += n * n if params.competition == "lateral" else 0
+            per_stimulus = 16 * n + 6 * d_x + 2 * d_y
+        return 2 * weights + batch * per_stimulus
 
     @classmethod
     def conformance_params(cls, mode):
@@ -292,19 +300,35 @@ class Predictive(RegionKind):
             if self.softmax:
                 if self.k:
                     F = self.weights["F"]
-                    lam = xp.max(xp.linalg.eigvalsh(F @ xp.moveaxis(F, -1, -2)), axis=-1)   # (n,) largest eigenvalue of F_i F_i^T
+                    lam = xp.max(self.eigenvalues(F @ xp.moveaxis(F, -1, -2), "F"), axis=-1)   # (n,) of F_i F_i^T
                     self._step_cache = 1.0 / (self.pi_max * lam + 1.0)
                 else:
                     self._step_cache = 1.0
             else:
                 W = self.weights["W"]
                 gram = W @ W.T if W.shape[0] <= W.shape[1] else W.T @ W
-                lam = float(b.to_numpy(xp.max(xp.linalg.eigvalsh(gram))))
+                lam = float(b.to_numpy(xp.max(self.eigenvalues(gram, "W"))))
+                if not math.isfinite(lam):
+                    self.eigenvalues(gram * math.nan, "W")      # raises the DivergenceError that names the weights
                 curv = self.pi_max * lam + (self.p.context_precision if self.d_y else 0.0)
                 if "L" in self.weights:
                     curv += self.p.inhibition * float(b.to_numpy(xp.max(xp.sum(self.weights["L"], axis=1))))
                 self._step_cache = curv
         return self._step_cache
+
+    def eigenvalues(self, M, what: str):
+        """xp.linalg.eigvalsh(M) of a curvature bound, or a DivergenceError when ``M`` is not finite."""
+        try:
+            return self.xp.linalg.eigvalsh(M)
+        except Exception:                  # numpy.linalg.LinAlgError; other backends name it differently
+            pass                           # (raised below, outside the handler: no chained raw traceback)
+        suspects = ("lr",) + (() if self.p.bounded_lr else ("bounded_lr",)) + ("init_scale", "precision")
+        bad = [k for k, w in self.weights.items() if not self.xp.all(self.xp.isfinite(w))]
+        why = f"its weights {bad} are already non-finite" if bad else "its weights or activity overflowed"
+        raise DivergenceError(f"region {self.name!r}: the curvature of its {what} is not finite ({why}); most likely "
+                              f"through "
+                              f"{', '.join(f'{n}={getattr(self.p, n)!r}' for n in suspects)} (docs/numerics.md)",
+                              region=self.name, parameters=suspects)
 
     def step(self, state: State, X, Y, g_ext, curv_ext: float, rate: float, noise=None) -> None:
         """One block update of this region given everything else: descends the energy when noise and adaptation are off."""
@@ -386,42 +410,18 @@ class Predictive(RegionKind):
 
     # ----- online learning -----------------------------------------------------------------------
     def learn(self, state: State, X, Y) -> None:
-        """Local updates from a settled batch: presynaptic activity times postsynaptic error."""
-        xp, p, w = self.xp, self.p, self.weights
-        B = X.shape[0]
-        a = state.a
-        e_win = self.growth.winner_energy(state, X) if self.growth is not None else None
-        if self.softmax:
-            r = self._residuals(X, state)
-            if self.growth is not None and p.recruit.consolidate:    # a running mean of the inputs, rate 1/usage
-                w["M"] = w["M"] + self.growth.mean_rates(a, p.lr / B) * xp.sum(a[:, :, None] * (r / self.pi), axis=0)
-            else:
-                w["M"] = w["M"] + (p.lr / B) * xp.sum(a[:, :, None] * r, axis=0)
-            if self.k:
-                az = xp.moveaxis(a[:, :, None] * state.z, 0, -1)                # (n, k, B)
-                w["F"] = w["F"] + (p.lr / B) * (az @ xp.moveaxis(r, 0, 1))     # (n, k, d)
-            if self.lr_rec and not self._masked:    # the first guess learns from complete inputs only
-                w["R"] = w["R"] + (self.lr_rec / B) * (X.T @ (a - xp.exp(self._log_softmax(X @ w["R"]))))
-            if self.d_y and self.lr_ctx and Y is not None:
-                Yc = Y * self.c
-                w["V"] = w["V"] + (self.lr_ctx / B) * (Yc.T @ (a - xp.exp(self._log_softmax(Yc @ w["V"]))))
-        else:
-            if p.lr:   # lr 0 freezes W exactly (renormalising unit rows again would drift by rounding)
-                eps = self.input_gradient(state, X)
-                W = w["W"] + (p.lr / B) * (a.T @ eps)
-                w["W"] = _unit_rows(xp, W) if p.normalize else W
-            if self.lr_rec and not self._masked:
-                w["R"] = w["R"] + (self.lr_rec / B) * (X.T @ (a - xp.maximum(X @ w["R"], 0.0)))
-            if self.d_y and self.lr_ctx and Y is not None:
-                Yc = Y * self.c
-                w["V"] = w["V"] + (self.lr_ctx / B) * (Yc.T @ (a - Yc @ w["V"]))
-            if "L" in w and p.inhibition_lr:
-                co = (p.inhibition_lr / B) * (a.T @ a)
-                L = xp.maximum(w["L"] + co, 0.0)
-                w["L"] = L * (1.0 - xp.eye(self.n, dtype=self.backend.dtype))
-        self._step_cache = None
-        if self.growth is not None:
-            self.growth.after_learn(X, e_win, a, state.labels)
+        """Local updates from a settled batch, each bounded by its curvature (see :mod:`.learning`)."""
+        learning.learn(self, state, X, Y)
+
+    def divergence_suspects(self, when: str) -> tuple[str, ...]:
+        """The parameters most likely to blame when this region went non-finite (``when``: ``start``, ``settling``
+        or ``learning``), those set away from their defaults first (see :mod:`cortex.divergence`)."""
+        if when == "learning":
+            return () if self.p.bounded_lr else ("bounded_lr",)
+        order = (("init_scale", "precision", "context_precision") if when == "start" else
+                 ("precision", "context_precision", "noise", "inhibition", "temperature", "error_scale", "init_scale"))
+        moved = tuple(n for n in order if getattr(self.p, n) != type(self.p).model_fields[n].default)
+        return moved or order[:2]
 
     def context_fit(self, Y_fit, A_fit, Y_eval, A_eval):
         return fit_context(self, Y_fit, A_fit, Y_eval, A_eval)

@@ -6,7 +6,6 @@ Line numbers refer to the YAML texts below; BASE has 7 lines, so anything append
 """
 import math
 import re
-import time
 
 import pydantic
 import pytest
@@ -426,10 +425,8 @@ def test_model_too_big_for_memory_is_refused_before_allocating(hypotheses, monke
 
     monkeypatch.setattr(model_mod, "get_backend", must_not_run)
     monkeypatch.setattr(model_mod, "build_graph", must_not_run)
-    t0 = time.perf_counter()
     with pytest.raises(ResourceError) as info:
         model_mod.Model(spec)
-    assert time.perf_counter() - t0 < 1.0
     assert isinstance(info.value, ValueError) and isinstance(info.value, CortexError)
     msg = str(info.value)
     need = float(re.search(r"about ([0-9.]+) GiB", msg).group(1))
