@@ -210,6 +210,18 @@ class Env:
         pull = self.block_of[tap.region].context_pull(self, tap.region, tap.start, tap.stop)
         return pull if pull is not None else ContextPull(tap.region, tap.start, tap.stop)
 
+    def pulled(self, j) -> bool:
+        """Whether any region reads region j (as input or undelayed context): :meth:`external_gradient` has work."""
+        return bool(self._pulls[j])
+
+    def sole_residual_pull(self, j) -> ResidualPull | None:
+        """The pull on region j when it is its only one and covers the reader's whole prediction (a fused step may
+        then form it inline from the reader's ``pred``), else None. Known after :meth:`finish`."""
+        pulls = self._pulls[j]
+        if len(pulls) == 1 and isinstance(pulls[0], ResidualPull) and pulls[0].whole:
+            return pulls[0]
+        return None
+
     def external_gradient(self, j, out, tmp) -> bool:
         """Sum into ``out`` dE/da_j of the regions that take j as input or context; False when there are none."""
         pulls = self._pulls[j]

@@ -67,6 +67,8 @@ class SoftmaxBlock(Block):
         self.gbuf, self.tbuf = z(B, n), z(B, n)
         self.N = z(B, n) if p.noise else None
         self.en = z(B)
+        self.clamped_at_start = states[self.j].clamped
+        self._begin_jit(env, b, B)
         st = states[self.j]
         if self.general:
             self.MU[...], st.mu = st.mu, self.MU
@@ -78,6 +80,20 @@ class SoftmaxBlock(Block):
         st.a, st.h, st.pred = self.A, self.H, self.P
         self.state = st
         self.key = None
+
+    def _begin_jit(self, env, b, B):
+        """The numba-fused CPU kernels (:mod:`.cpu_kernels`) for the mirror step and the energies, when allowed."""
+        self.jit = None
+        if not env.ops.jit:
+            return
+        from .cpu_kernels import kernels
+        p = self.region.p
+        self.jit = kernels()
+        self.jpar = b.asarray([p.temperature, self.s, K.TINY, p.adaptation.strength, p.adaptation.tau])
+        self.jmode = b.xp.zeros(3, dtype=b.xp.int64)
+        self.jmode[2] = int(bool(p.adaptation.strength) and not self.clamped_at_start)
+        self.half = b.dtype(0.5)
+        self.pi_row = self.region.pi
 
     def _begin_general(self, env, states, rate, B, n, d, z):
         """Buffers for per-hypothesis predictions mu (B, n, d), with factors their parameters z (B, n, k)."""
@@ -114,7 +130,12 @@ class SoftmaxBlock(Block):
                                       *((self.Z, self.Tk, self.ek) if self.k else ()))
         else:
             key = tuple(env.version[u] for u in self.src)
-            if key != self.key:
+            if key != self.key and self.jit is not None:     # one pass, the matmul, one pass
+                k = self.jit["mean_energies"]
+                k(env.X(self.j), self.pi_row, self.t, self.q, self.c, self.Xp, self.half, 0, self.e)
+                env.ops.matmul(self.Xp, self.Mt, self.t)
+                k(env.X(self.j), self.pi_row, self.t, self.q, self.c, self.Xp, self.half, 1, self.e)
+            elif key != self.key:
                 K.mean_energies(env.ops, env.X(self.j), self.pi, self.Mt, self.c, self.Xp, self.Xsq, self.q, self.t,
                                 self.e)
         self.key = key
@@ -134,18 +155,26 @@ class SoftmaxBlock(Block):
             if self.N is not None and env.noise_streams:
                 env.noise_streams[j].normal_into(self.N, p.noise)
                 noise = self.N
-            K.mirror_step(ops, self.A, e, self.H, self.temperature, self.s, self.u, self.t, self.mx, self.lse,
-                          None, noise, self.gbuf if external else None)
+            if self.jit is not None:     # the mirror step and fatigue in one pass per row
+                self.jmode[0], self.jmode[1] = noise is not None, external
+                self.jit["mirror_step"](self.A, e, self.H, self.N if noise is not None else self.H,
+                                        self.gbuf, self.jpar, self.jmode)
+            else:
+                K.mirror_step(ops, self.A, e, self.H, self.temperature, self.s, self.u, self.t, self.mx, self.lse,
+                              None, noise, self.gbuf if external else None)
         if self.k or not self.clamped:     # with factors the hypotheses' predictions moved, so does their mixture
             K.mixture_prediction(ops, self.A, self.MU if self.k else self.M, self.P, bool(self.k))
         ad = p.adaptation
-        if ad.strength and not self.clamped:
+        if ad.strength and not self.clamped and self.jit is None:
             K.fatigue(ops, self.H, self.A, ad.strength, ad.tau, self.t)
         env.version[j] += 1
 
     def energy(self, env, out):
         """sum_i a_i e_i + T a_i log a_i, per stimulus, into row ``j`` of ``out``."""
-        K.mixture_energy(env.ops, self.A, self._energies(env), self.temperature, self.u, self.t, self.en)
+        if self.jit is not None:
+            self.jit["mixture_energy"](self.A, self._energies(env), self.jpar, self.en)
+        else:
+            K.mixture_energy(env.ops, self.A, self._energies(env), self.temperature, self.u, self.t, self.en)
         out[self.j, ...] = self.en
 
     def flops(self, batch: int) -> int:
