@@ -23,6 +23,7 @@ MODE = ("external", "lateral", "prior", "noise", "xi_fresh", "adapt", "activity"
 xi_fresh: the coloured drive starts as N; adapt: fatigue on; activity: write the activity terms of the energy."""
 
 _KERNELS = None
+_CACHE = True
 
 
 def kernels():
@@ -38,7 +39,7 @@ def _build():
 
     import numba
 
-    jit = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"})
+    jit = numba.njit(cache=_CACHE, nogil=True, fastmath={"reassoc", "contract", "nsz"})
 
     @jit
     def residual_energy(X, P, pi, c2, one, half, want, eps, ein):
