@@ -212,15 +212,18 @@ def _build():
                     e[b, i] = (q[b, 0] - Mt_out[b, i]) + c[b, i]
 
     @jit
-    def mirror_step(A, e, H, N, GX, par, mode):
+    def mirror_step(A, LA, e, H, N, GX, par, mode):
         """A <- softmax((1 - s) log a + s u), u = (-e - h + N - g_ext) / T, row by row (see kernels.mirror_step);
-        then (mode adapt) H <- H + (strength A - H) / tau. ``par``: T, s, tiny, strength, tau."""
+        then (mode adapt) H <- H + (strength A - H) / tau. ``par``: T, s, tiny, strength, tau, log(tiny).
+
+        ``LA`` keeps log max(a, tiny) from the softmax itself (mode ``la``: it is valid; else it is taken from A),
+        so a step takes one exponential per hypothesis and no logarithm: scalar transcendentals dominate here."""
         B, n = A.shape
-        T, s, tiny, strength, tau = par[0], par[1], par[2], par[3], par[4]
-        has_noise, has_ext, adapt = mode[0], mode[1], mode[2]
+        T, s, tiny, strength, tau, logtiny = par[0], par[1], par[2], par[3], par[4], par[5]
+        has_noise, has_ext, adapt, la = mode[0], mode[1], mode[2], mode[3]
         one = T / T
         for b in range(B):
-            a, ee, h = A[b], e[b], H[b]
+            a, ee, h, lg = A[b], e[b], H[b], LA[b]
             mx = one - one
             for i in range(n):
                 u = (-ee[i]) - h[i]
@@ -230,30 +233,37 @@ def _build():
                 if has_ext:
                     u -= GX[b, i] / T
                 if s < one:
-                    u = u * s + (one - s) * math.log(a[i] if a[i] > tiny else tiny)
-                a[i] = u                      # the row's logits, held in A until the softmax
+                    ln = lg[i] if la else math.log(a[i] if a[i] > tiny else tiny)
+                    u = u * s + (one - s) * ln
+                lg[i] = u                     # the row's logits, held in LA until the softmax
                 if i == 0 or u > mx:
                     mx = u
             tot = one - one
             for i in range(n):
-                tot += math.exp(a[i] - mx)
+                lg[i] = lg[i] - mx
+                x = math.exp(lg[i])
+                a[i] = x
+                tot += x
             lse = math.log(tot)
             for i in range(n):
-                a[i] = math.exp((a[i] - mx) - lse)
+                a[i] = a[i] / tot
+                v = lg[i] - lse
+                lg[i] = v if v > logtiny else logtiny
             if adapt:
                 for i in range(n):
                     h[i] = h[i] + (strength * a[i] - h[i]) / tau
 
     @jit
-    def mixture_energy(A, e, par, out):
-        """out (B,) <- sum_i a_i e_i + T a_i log a_i (a floored at ``tiny`` inside the log)."""
+    def mixture_energy(A, LA, e, par, la, out):
+        """out (B,) <- sum_i a_i e_i + T a_i log max(a_i, tiny) (the log from ``LA`` when ``la``)."""
         B, n = A.shape
         T, tiny = par[0], par[2]
         for b in range(B):
             acc = T - T
             for i in range(n):
                 a = A[b, i]
-                acc += a * e[b, i] + T * (a * math.log(a if a > tiny else tiny))
+                ln = LA[b, i] if la else math.log(a if a > tiny else tiny)
+                acc += a * e[b, i] + T * (a * ln)
             out[b] = acc
 
     return {"residual_energy": residual_energy, "linear_update": linear_update, "activity_energy": activity_energy,

@@ -12,6 +12,8 @@ through its own methods (:class:`cortex.schedule.Single`). The tests hold this b
 """
 from __future__ import annotations
 
+import math
+
 from cortex.schedule import Block, register_fast_path
 
 from . import kernels as K
@@ -89,8 +91,10 @@ class SoftmaxBlock(Block):
         from .cpu_kernels import kernels
         p = self.region.p
         self.jit = kernels()
-        self.jpar = b.asarray([p.temperature, self.s, K.TINY, p.adaptation.strength, p.adaptation.tau])
-        self.jmode = b.xp.zeros(3, dtype=b.xp.int64)
+        self.jpar = b.asarray([p.temperature, self.s, K.TINY, p.adaptation.strength, p.adaptation.tau,
+                               math.log(K.TINY)])
+        self.jmode = b.xp.zeros(4, dtype=b.xp.int64)     # noise, external, adapt, LA valid
+        self.LA = b.zeros((B, self.region.n))              # log max(a, tiny), kept by the fused mirror step
         self.jmode[2] = int(bool(p.adaptation.strength) and not self.clamped_at_start)
         self.half = b.dtype(0.5)
         self.pi_row = self.region.pi
@@ -157,8 +161,9 @@ class SoftmaxBlock(Block):
                 noise = self.N
             if self.jit is not None:     # the mirror step and fatigue in one pass per row
                 self.jmode[0], self.jmode[1] = noise is not None, external
-                self.jit["mirror_step"](self.A, e, self.H, self.N if noise is not None else self.H,
+                self.jit["mirror_step"](self.A, self.LA, e, self.H, self.N if noise is not None else self.H,
                                         self.gbuf, self.jpar, self.jmode)
+                self.jmode[3] = 1
             else:
                 K.mirror_step(ops, self.A, e, self.H, self.temperature, self.s, self.u, self.t, self.mx, self.lse,
                               None, noise, self.gbuf if external else None)
@@ -172,7 +177,7 @@ class SoftmaxBlock(Block):
     def energy(self, env, out):
         """sum_i a_i e_i + T a_i log a_i, per stimulus, into row ``j`` of ``out``."""
         if self.jit is not None:
-            self.jit["mixture_energy"](self.A, self._energies(env), self.jpar, self.en)
+            self.jit["mixture_energy"](self.A, self.LA, self._energies(env), self.jpar, int(self.jmode[3]), self.en)
         else:
             K.mixture_energy(env.ops, self.A, self._energies(env), self.temperature, self.u, self.t, self.en)
         out[self.j, ...] = self.en
