@@ -136,8 +136,12 @@ class LinearGroup(Block):
         self.E = z(G, B, self.d_x)
         self.E2, self.R = (None, None) if jit else (z(G, B, self.d_x), z(G, B, self.d_x))
         self.rkey, self.moves = None, 0
-        self.Gd, self.gext = z(G, B, n), z(G, B, n)
-        self.T, self.T2 = z(G, B, n), z(G, B, n)
+        pulled = any(env.compiled[j].predicted_by or env.compiled[j].context_of for j in self.members)
+        # the fused step forms a sole residual pull inline (no gext) and needs T only to pull on context sources
+        self.Gd = z(G, B, n)
+        self.gext = z(G, B, n) if pulled and (not jit or G > 1) else None
+        self.T = z(G, B, n) if not jit or self.d_y else None
+        self.T2 = z(G, B, n) if pulled else None
         self.AL = z(G, B, n) if self.lateral else None
         self.c_lat = self._uniform_lateral() if self.lateral else None
         if self.c_lat is not None and jit:
@@ -333,8 +337,9 @@ class LinearGroup(Block):
     def _step_numpy(self, env, noise):
         ops, p = env.ops, self.p
         external = False
-        for i, j in enumerate(self.members):
-            external |= env.external_gradient(j, self.gext[i, ...], self.T2[i, ...])
+        if self.gext is not None:
+            for i, j in enumerate(self.members):
+                external |= env.external_gradient(j, self.gext[i, ...], self.T2[i, ...])
         eps = self._residual(env)
         if self.fold:
             ops.matmul(eps, self.Wt, self.Gd)

@@ -72,6 +72,8 @@ class FusedLinear:
                 self.par[0, PAR.index("cauchy2_q")] = pull.cauchy2 or 0.0
             else:
                 self.ext = 1 if any(env.pulled(j) for j in grp.members) else 0
+                if self.ext and grp.gext is None:
+                    grp.gext = grp.backend.zeros(tuple(grp.A.shape))
             self._set(external=self.ext)
         if self.ext == 2:
             pred = env.states[self.pull.region].pred
