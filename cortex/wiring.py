@@ -175,6 +175,15 @@ class Env:
             return self.version[w.region]
         return self._key(w)
 
+    def y_key(self, j) -> int:
+        """As :meth:`x_key`, for region j's context Y."""
+        w = self._y[j]
+        if w is None or isinstance(w, InputAlias):
+            return 0
+        if isinstance(w, RegionAlias):
+            return self.version[w.region]
+        return self._key(w)
+
     def fresh_x(self, j) -> None:
         """Bring region j's assembled X up to date with its sources."""
         w = self._x[j]

@@ -212,21 +212,23 @@ def _build():
                     e[b, i] = (q[b, 0] - Mt_out[b, i]) + c[b, i]
 
     @jit
-    def mirror_step(A, LA, e, H, N, GX, par, mode):
-        """A <- softmax((1 - s) log a + s u), u = (-e - h + N - g_ext) / T, row by row (see kernels.mirror_step);
+    def mirror_step(A, LA, e, H, PT, N, GX, par, mode):
+        """A <- softmax((1 - s) log a + s u), u = (-e - h + PT + N - g_ext) / T, row by row (kernels.mirror_step);
         then (mode adapt) H <- H + (strength A - H) / tau. ``par``: T, s, tiny, strength, tau, log(tiny).
 
         ``LA`` keeps log max(a, tiny) from the softmax itself (mode ``la``: it is valid; else it is taken from A),
         so a step takes one exponential per hypothesis and no logarithm: scalar transcendentals dominate here."""
         B, n = A.shape
         T, s, tiny, strength, tau, logtiny = par[0], par[1], par[2], par[3], par[4], par[5]
-        has_noise, has_ext, adapt, la = mode[0], mode[1], mode[2], mode[3]
+        has_noise, has_ext, adapt, la, has_prior = mode[0], mode[1], mode[2], mode[3], mode[4]
         one = T / T
         for b in range(B):
             a, ee, h, lg = A[b], e[b], H[b], LA[b]
             mx = one - one
             for i in range(n):
                 u = (-ee[i]) - h[i]
+                if has_prior:
+                    u += PT[b, i]
                 if has_noise:
                     u += N[b, i]
                 u = u / T

@@ -3,9 +3,9 @@
 - fused (``CORTEX_FUSED`` on, numba installed) against NumPy (``CORTEX_FUSED=0``) over several region kinds and
   options: lateral and plain competition, context priors, Cauchy errors, white and coloured noise, fatigue, teacher
   clamps, softmax blocks with and without factors, learning between calls, a stream carrying state across frames;
-- the :class:`~cortex.regions.predictive.grouped.LinearGroup` fast path, which now takes the stream (W3) regions
-  (coloured noise, teacher clamps), against the region's own ``step`` (:class:`~cortex.schedule.Single`), fused, on
-  NumPy and on ``array_api_strict``;
+- the fast paths, which now take the stream (W3) regions (coloured noise, teacher clamps; linear groups) and softmax
+  regions with context (softmax blocks), against the region's own ``step`` (:class:`~cortex.schedule.Single`),
+  fused, on NumPy and on ``array_api_strict``, in settle calls and along streams;
 - a steady W3 step allocates no arrays.
 """
 from __future__ import annotations
@@ -63,6 +63,23 @@ def hierarchy(competition="lateral", factors=0):
                            "regions": {"V1": v1, "IT": it}, "settle": {"steps": 12, "rate": 0.5, "tol": 0}})
 
 
+def softmax_context(teacher=True, factors=0):
+    """A softmax top with context from a column and from its own past frame, coloured noise and fatigue."""
+    v1 = {"kind": "predictive", "hypotheses": 10, "inputs": ["retina"], "competition": "lateral", "inhibition": 0.2,
+          "sparsity": 0.02, "lr": 0.1}
+    it = {"kind": "predictive", "hypotheses": 3, "inputs": ["V1"], "competition": "softmax", "precision": 2.0,
+          "lr": 0.2, "noise": 0.3, "noise_tau": 4, "adaptation": {"strength": 0.3, "tau": 6}, "temperature": 0.7,
+          "factors": factors, "context_precision": 1.5}
+    if teacher:
+        it["teacher"] = "percept"
+    inputs = {"retina": {"shape": [8, 8]}} | ({"percept": {"shape": [3]}} if teacher else {})
+    return spec_from_dict({"name": "sc", "seed": 6, "inputs": inputs,
+                           "regions": {"V1": v1, "C": v1 | {"lr": 0.2}, "P": it},
+                           "connections": [{"from": "C", "to": "P", "role": "context", "precision": 0.5},
+                                           {"from": "P", "to": "P", "role": "context", "delay": 1}],
+                           "settle": {"steps": 12, "rate": 0.5, "tol": 0}})
+
+
 def stimuli(spec, batch=12, seed=0, teacher=True):
     rng = np.random.default_rng(seed)
     out = {}
@@ -106,6 +123,8 @@ CASES = {
     "rivalry-white": lambda: rivalry(noise_tau=0.0),
     "rivalry-cauchy-none": lambda: rivalry(error="cauchy", competition="none"),
     "none+factors": lambda: hierarchy("none", factors=2),
+    "softmax-context-coloured-teacher": softmax_context,
+    "softmax-context-factors": lambda: softmax_context(teacher=False, factors=2),
 }
 
 
@@ -138,15 +157,17 @@ def slow(model):
 
 
 @pytest.mark.parametrize("mode", ["fused", "numpy", "array_api_strict"])
-@pytest.mark.parametrize("case", ["rivalry-coloured-teacher", "rivalry-white", "rivalry-cauchy-none"])
+@pytest.mark.parametrize("case", ["rivalry-coloured-teacher", "rivalry-white", "rivalry-cauchy-none",
+                                  "softmax-context-coloured-teacher", "softmax-context-factors"])
 def test_stream_regions_fast_path_equals_their_own_step(case, mode, monkeypatch):
     """The stream regions (coloured noise, teacher clamps) take the group fast path, and it gives the numbers of the
     region's own step: in plain settle calls and along a stream whose frames carry activity, fatigue and drive."""
     spec = CASES[case]()
     backend = "array_api_strict" if mode == "array_api_strict" else "numpy"
     fast, ref = Model(spec, backend=backend), slow(Model(spec, backend=backend))
-    assert any(isinstance(blk, LinearGroup) for blk in fast.compiled.schedule)
-    assert not any(isinstance(blk, LinearGroup) for blk in ref.compiled.schedule)
+    P = fast.compiled.index["P"]
+    assert any(isinstance(blk, (LinearGroup, SoftmaxBlock)) and P in blk.members for blk in fast.compiled.schedule)
+    assert all(isinstance(blk, Single) for blk in ref.compiled.schedule)
     fused = mode == "fused"
     for a, b in zip(settle_rounds(fast, spec, fused, monkeypatch), settle_rounds(ref, spec, fused, monkeypatch)):
         same(a, b)
@@ -154,7 +175,8 @@ def test_stream_regions_fast_path_equals_their_own_step(case, mode, monkeypatch)
     monkeypatch.setenv("CORTEX_FUSED", "1" if fused else "0")
     sa = fast.run_stream(frames, steps=15)
     sb = ref.run_stream(frames, steps=15)
-    np.testing.assert_allclose(sa.activity["P"], sb.activity["P"], rtol=2e-5, atol=1e-5)
+    for name in sb.activity:
+        np.testing.assert_allclose(sa.activity[name], sb.activity[name], rtol=2e-5, atol=1e-5, err_msg=name)
     for key in sb.energy:
         e = np.asarray(sb.energy[key])
         np.testing.assert_allclose(sa.energy[key], e, rtol=2e-5, atol=1e-5 * np.abs(e).max(), err_msg=key)
