@@ -3,7 +3,8 @@
 A :class:`LinearGroup` holds the weights of its G member regions stacked as (G, n, d) arrays and their
 settling state as (G, B, n) buffers, so one ``matmul`` call (one BLAS batch on the CPU, one kernel
 launch on a GPU) serves all of them. Members are regions of the ``predictive`` kind with competition
-``none`` or ``lateral``, no teacher, and identical shapes and step parameters; the schedule
+``none`` or ``lateral`` and identical shapes and step parameters (a region with a teacher is a group of one:
+its clamp is per call; white or coloured noise, the coloured drive kept in a buffer of the group); the schedule
 (:func:`cortex.schedule.build_schedule`) only puts regions in one group when no energy term couples them,
 so stepping them together is exactly the sequential (Gauss-Seidel) sweep, reordered. The group is
 registered as the kind's fast path for those regions (:func:`cortex.schedule.register_fast_path`).
@@ -14,7 +15,9 @@ each member's ``State`` holds views of the group's buffers, so ``learn``, checkp
 see ordinary (B, n) arrays. The equations are the kind's :mod:`.kernels`, called on the stacked buffers as the
 region's own step calls them on one region's; two shortcuts are built on top (a uniform lateral inhibition
 ``L = c (1 - I)`` taken as ``c (sum(a) - a)``, and each context link's part of the prior recomputed only
-when its source moved), and the tests hold the group to the region's own methods.
+when its source moved), and the tests hold the group to the region's own methods. On the CPU with numba the
+elementwise work of a step runs fused (:mod:`.grouped_fused`); a group of one reads its X where the wiring has
+it instead of a copy in its own buffer.
 """
 from __future__ import annotations
 

@@ -6,9 +6,11 @@ hypothesis parameters z) moved: ``e`` is shared by the step and the energy bookk
 methods compute twice per sweep. Without factors and with a Gaussian error, every hypothesis predicts the same
 mean image m_i for every stimulus, so ``e`` is one (B, d) x (d, n) matmul (:func:`.kernels.mean_energies`);
 with factors or a Cauchy error the per-hypothesis residuals (B, n, d) live in buffers. Handled: either error,
-factors or none, adaptation, white noise (``noise_tau`` 0), a teacher clamp; a region with context steps
-through its own methods (:class:`cortex.schedule.Single`). The tests hold this block to the region's methods
-(``tests/cortex/test_fast_paths.py``).
+factors or none, adaptation, white or coloured noise (the Ornstein-Uhlenbeck drive kept in a buffer), a teacher
+clamp, and context: the prior term ``cp log_softmax((Y c) V)`` is recomputed only when Y moved, and the pull on
+the context sources (:class:`SoftmaxContextPull`) reuses its softmax. On the CPU the mirror step and the energies
+run fused (:mod:`.cpu_kernels`). The tests hold this block to the region's methods
+(``tests/cortex/test_fast_paths.py``, ``tests/cortex/test_fused.py``).
 """
 from __future__ import annotations
 
