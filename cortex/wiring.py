@@ -175,6 +175,11 @@ class Env:
             return self.version[w.region]
         return self._key(w)
 
+    def x_fixed(self, j) -> bool:
+        """Whether region j's X cannot change during this call (inputs and past frames only): ``x_key`` stays 0."""
+        w = self._x[j]
+        return w is None or isinstance(w, InputAlias) or (isinstance(w, Assembled) and not w.slots)
+
     def y_key(self, j) -> int:
         """As :meth:`x_key`, for region j's context Y."""
         w = self._y[j]

@@ -216,7 +216,7 @@ class LinearGroup(Block):
 
     def drive_started(self, env) -> None:
         """After the first step of a coloured drive: every member's state shows its drive from now on."""
-        if not any(self.fresh):
+        if not self.xi_fresh and not any(self.fresh):
             return
         for i, j in enumerate(self.members):
             env.states[j].xi = self.XI[i, ...]

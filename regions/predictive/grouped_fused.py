@@ -42,7 +42,9 @@ class FusedLinear:
         lat = 0 if not grp.lateral else (2 if grp.c_lat is not None else 1)
         self._set(lateral=lat, prior=int(bool(grp.d_y)), adapt=int(grp.adapting),
                   activity=int(not grp.d_y and lat != 1))
-        self.ekey = self.act_at = None
+        self.ekey = self.act_at = self.switches = self.fixed = None
+        self.rows = [(self.ein[i, ...], self.act[i, ...]) for i in range(G)]
+        self.out, self.outs = None, None
         self.ext = None        # the external gradient's form, found at the first step (the wiring is finished then)
         self.q = self.qv = None
 
@@ -54,7 +56,9 @@ class FusedLinear:
     def eps(self, env, want: bool):
         """The precision-weighted error (G, B, d) for the current X and P; with ``want``, the input term too."""
         grp = self.grp
-        key = (grp.moves, tuple(env.x_key(j) for j in grp.members))
+        if self.fixed is None:      # X made of inputs and past frames only: the key is the group's own moves
+            self.fixed = all(env.x_fixed(j) for j in grp.members)
+        key = grp.moves if self.fixed else (grp.moves, tuple(env.x_key(j) for j in grp.members))
         if key != self.ekey or (want and not self.ewant):
             self.k["residual_energy"](grp.x3(env), grp.P, self.pi2, self.c2, self.one, self.half, int(want), grp.E,
                                       self.ein)
@@ -93,12 +97,15 @@ class FusedLinear:
         ops.matmul(eps, grp.Wt, grp.Gd)
         mode = 0 if noise is None else (2 if grp.coloured else 1)
         # a drive the group already formed (members starting unequally) is taken as it stands: xi <- N = XI
-        self._set(noise=mode, xi_fresh=int(grp.xi_fresh or noise is grp.XI))
+        switches = (mode, int(grp.xi_fresh or noise is grp.XI))
+        if switches != self.switches:           # set only when they change (an item write costs a microsecond)
+            self._set(noise=switches[0], xi_fresh=switches[1])
+            self.switches = switches
         self.k["linear_update"](grp.A, grp.H, grp.Gd, grp.gext if self.ext == 1 else self.d3, Q,
                                 grp.XI if grp.XI is not None else self.d3, noise if noise is not None else self.d3,
                                 grp.prior if grp.d_y else self.d3, grp.AL if grp.AL is not None else self.d3,
                                 self.S2, self.act, self.par, self.mode)
-        if mode == 2:
+        if mode == 2 and (grp.xi_fresh or noise is grp.XI):
             grp.drive_started(env)
         ops.matmul(grp.A, grp.W, grp.P)
         grp.moves += 1
@@ -114,5 +121,7 @@ class FusedLinear:
         if not self.mode[MODE.index("activity")] or self.act_at != grp.moves:
             self.k["activity_energy"](grp.A, grp.AL if grp.AL is not None else self.d3,
                                       grp.prior if grp.d_y else self.d3, self.par, self.mode, self.act)
-        for i, j in enumerate(grp.members):
-            ops.add(self.ein[i, ...], self.act[i, ...], out[j, ...])
+        if out is not self.out:     # the rows of ``out`` this group writes, as views kept for the call
+            self.out, self.outs = out, [out[j, ...] for j in grp.members]
+        for (ein, act), row in zip(self.rows, self.outs):
+            ops.add(ein, act, row)
