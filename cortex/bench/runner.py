@@ -153,7 +153,7 @@ def step_figures(rep: Report, key: str, model: Model, stimuli: dict, rounds: int
         r = prepared_reference(model, stimuli)
         rate = model.spec.settle.rate
         fns["reference"] = lambda: r.sweep(rate)
-    inner = 1 if _too_slow(s.sweep) else 5
+    inner = _calls_per_turn(s.sweep)
     t = interleaved(fns, rounds, inner)
     step = statistics.median(t["engine"])
     rep.add(key, "settle step time (all regions)", step * 1e3, "ms")
@@ -173,10 +173,15 @@ def step_figures(rep: Report, key: str, model: Model, stimuli: dict, rounds: int
     return s
 
 
-def _too_slow(fn, limit=0.05) -> bool:
-    t0 = time.perf_counter()
+def _calls_per_turn(fn, turn=0.003, most=200) -> int:
+    """Calls of ``fn`` per timed turn so that a turn lasts about ``turn`` seconds (1 for a slow step): a step of tens
+    of microseconds timed five at a time is mostly timer and scheduler noise on a busy machine."""
     fn()
-    return time.perf_counter() - t0 > limit
+    t0 = time.perf_counter()
+    for _ in range(3):
+        fn()
+    once = (time.perf_counter() - t0) / 3
+    return max(1, min(most, int(turn / max(once, 1e-9))))
 
 
 def memory_figures(rep: Report, key: str, model: Model, stimuli: dict, steps: int, reference: bool = True):
