@@ -184,6 +184,17 @@ class Ops:
         self.subtract(X, P, out)
         return self.weigh(out, pi, out, tmp, scale2)
 
+    def residual_pull(self, a, pred, pi: float, scale2: float | None, out, accumulate: bool) -> bool:
+        """out (+)= psi(a - pred) * pi in one fused CPU pass (``pred`` may be a strided column slice); False when
+        the fused kernels are off (the caller then takes the plain path)."""
+        if not self.jit:
+            return False
+        from .fused_cpu import kernels
+
+        dt = self.backend.dtype
+        kernels()["residual_pull"](a, pred, dt(pi), dt(scale2 or 0.0), dt(1.0), accumulate, out)
+        return True
+
     def weigh(self, R, pi, out, tmp, scale2: float | None):
         """psi(R) * pi for a residual R: identity or Cauchy ``r / (1 + r^2 / c^2)``, into ``out`` (``out`` may be R).
         A unit precision on a Gaussian error returns R itself: nothing to compute."""

@@ -62,11 +62,17 @@ class ResidualPull:
 
     def into(self, env, j, out) -> None:
         """``out`` <- the pull itself (when it is the region's only one and covers the whole prediction)."""
+        if env.ops.residual_pull(env.states[j].a, env.states[self.region].pred, self.precision, self.cauchy2, out,
+                                 False):
+            return
         env.ops.residual(env.states[j].a, env.states[self.region].pred, self.precision, out, env.scratch[j],
                          self.cauchy2)
 
     def add(self, env, j, out, tmp) -> None:
-        tmp[...] = env.states[self.region].pred[:, self.start:self.stop]   # strided: NumPy would buffer the ufunc
+        pred = env.states[self.region].pred[:, self.start:self.stop]
+        if env.ops.residual_pull(env.states[j].a, pred, self.precision, self.cauchy2, out, True):
+            return
+        tmp[...] = pred   # strided: NumPy would buffer the ufunc
         env.ops.residual(env.states[j].a, tmp, self.precision, tmp, env.scratch[j], self.cauchy2)
         out += tmp
 
