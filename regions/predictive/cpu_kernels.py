@@ -268,5 +268,35 @@ def _build():
                 acc += a * e[b, i] + T * (a * ln)
             out[b] = acc
 
+    @jit
+    def small_step(E, W, A, H, Gd, Ext, Q, XI, N, PR, AL, S, ACT, par, mode, X, P, pi, c2, one, half, ein):
+        """A whole step of a group of small regions whose X is fixed: Gd <- E W^T, :func:`linear_update`,
+        P <- A W, then :func:`residual_energy` (the energy's input term and the next step's E). The products are
+        loops here: for a few hypotheses a BLAS call costs more than its work."""
+        G, B, n = A.shape
+        d = W.shape[2]
+        for g in range(G):
+            w = W[g]
+            for b in range(B):
+                e, gd = E[g, b], Gd[g, b]
+                for i in range(n):
+                    acc = one - one
+                    for k in range(d):
+                        acc += e[k] * w[i, k]
+                    gd[i] = acc
+        linear_update(A, H, Gd, Ext, Q, XI, N, PR, AL, S, ACT, par, mode)
+        for g in range(G):
+            w = W[g]
+            for b in range(B):
+                a, p = A[g, b], P[g, b]
+                for k in range(d):
+                    p[k] = one - one
+                for i in range(n):
+                    ai = a[i]
+                    for k in range(d):
+                        p[k] += ai * w[i, k]
+        residual_energy(X, P, pi, c2, one, half, 1, E, ein)
+
     return {"residual_energy": residual_energy, "linear_update": linear_update, "activity_energy": activity_energy,
+            "small_step": small_step,
             "mean_energies": mean_energies, "mirror_step": mirror_step, "mixture_energy": mixture_energy}

@@ -14,6 +14,9 @@ import math
 
 from .cpu_kernels import MODE, PAR, kernels
 
+SMALL = 8
+"""Up to this many hypotheses on a fixed X a step is one fused call, products included (``small_step``)."""
+
 
 class FusedLinear:
     """The fused CPU step and energy of one :class:`~.grouped.LinearGroup` for one settle call."""
@@ -42,7 +45,7 @@ class FusedLinear:
         lat = 0 if not grp.lateral else (2 if grp.c_lat is not None else 1)
         self._set(lateral=lat, prior=int(bool(grp.d_y)), adapt=int(grp.adapting),
                   activity=int(not grp.d_y and lat != 1))
-        self.ekey = self.act_at = self.switches = self.fixed = None
+        self.ekey = self.act_at = self.switches = self.fixed = self.small = None
         self.rows = [(self.ein[i, ...], self.act[i, ...]) for i in range(G)]
         self.out, self.outs = None, None
         self.ext = None        # the external gradient's form, found at the first step (the wiring is finished then)
@@ -94,22 +97,35 @@ class FusedLinear:
         grp, ops = self.grp, env.ops
         Q = self._external(env)
         eps = self.eps(env, False)
-        ops.matmul(eps, grp.Wt, grp.Gd)
+        if self.small is None:     # X made of inputs only, few hypotheses, no lateral or context matmul
+            self.small = bool(self.fixed) and grp.n <= SMALL and not grp.d_y and (not grp.lateral or
+                                                                                  grp.c_lat is not None)
         mode = 0 if noise is None else (2 if grp.coloured else 1)
         # a drive the group already formed (members starting unequally) is taken as it stands: xi <- N = XI
         switches = (mode, int(grp.xi_fresh or noise is grp.XI))
         if switches != self.switches:           # set only when they change (an item write costs a microsecond)
             self._set(noise=switches[0], xi_fresh=switches[1])
             self.switches = switches
-        self.k["linear_update"](grp.A, grp.H, grp.Gd, grp.gext if self.ext == 1 else self.d3, Q,
-                                grp.XI if grp.XI is not None else self.d3, noise if noise is not None else self.d3,
-                                grp.prior if grp.d_y else self.d3, grp.AL if grp.AL is not None else self.d3,
-                                self.S2, self.act, self.par, self.mode)
+        args = (grp.A, grp.H, grp.Gd, grp.gext if self.ext == 1 else self.d3, Q,
+                grp.XI if grp.XI is not None else self.d3, noise if noise is not None else self.d3,
+                grp.prior if grp.d_y else self.d3, grp.AL if grp.AL is not None else self.d3, self.S2, self.act,
+                self.par, self.mode)
+        if self.small:        # a few hypotheses on a fixed X: the products, the update and the energy in one call
+            if ops.log is not None:
+                ops.log += [(tuple(eps.shape), tuple(grp.Wt.shape), True), (tuple(grp.A.shape), tuple(grp.W.shape),
+                                                                             False)]
+            self.k["small_step"](eps, grp.W, *args, grp.x3(env), grp.P, self.pi2, self.c2, self.one, self.half,
+                                 self.ein)
+        else:
+            ops.matmul(eps, grp.Wt, grp.Gd)
+            self.k["linear_update"](*args)
+            ops.matmul(grp.A, grp.W, grp.P)
         if mode == 2 and (grp.xi_fresh or noise is grp.XI):
             grp.drive_started(env)
-        ops.matmul(grp.A, grp.W, grp.P)
         grp.moves += 1
         self.act_at = grp.moves
+        if self.small:
+            self.ekey, self.ewant = grp.moves, True
         if grp.lateral and grp.c_lat is None:
             ops.matmul(grp.A, grp.L, grp.AL)
 
