@@ -5,8 +5,33 @@ the same result by assignment into the preallocated buffer, so one code path ser
 CuPy the elementwise pieces of a step are single fused kernels (``ElementwiseKernel``, see
 :meth:`Ops.elementwise`): one launch and one pass over memory instead of four or five. The NumPy path never
 touches them. Region kinds build their equations from these operations (``regions/predictive/kernels.py``).
+
+On NumPy the same pieces can run as numba-compiled loops, one pass each (``Ops.jit``, see
+``regions/predictive/cpu_kernels.py``): on when numba is importable and the environment variable ``CORTEX_FUSED``
+is not ``0`` (read when a settle call starts), so plain NumPy stays the fallback and the reference.
 """
 from __future__ import annotations
+
+import importlib.util
+import os
+
+FUSED_ENV = "CORTEX_FUSED"
+
+
+def fused_cpu_enabled() -> bool:
+    """Whether numba-fused CPU kernels may be used: numba is installed and ``CORTEX_FUSED`` is not 0/off/false/no."""
+    if os.environ.get(FUSED_ENV, "1").strip().lower() in ("0", "off", "false", "no"):
+        return False
+    return _numba_installed()
+
+
+_NUMBA: list = []
+
+
+def _numba_installed() -> bool:
+    if not _NUMBA:
+        _NUMBA.append(importlib.util.find_spec("numba") is not None)
+    return _NUMBA[0]
 
 
 class Ops:
@@ -17,6 +42,7 @@ class Ops:
         self.native = backend.name in ("numpy", "cupy")
         self.np = backend.name == "numpy"     # NumPy: reductions straight through the ufunc (no Python wrapper)
         self.fused = _cupy_kernels(backend.xp) if backend.name == "cupy" else None
+        self.jit = self.np and fused_cpu_enabled()   # numba-fused CPU kernels (a kind's ``cpu_kernels``) may run
         self.log = None    # a list while the benchmark counts matmul shapes
         self._ones = {}
 
@@ -157,6 +183,17 @@ class Ops:
             return self.fused["residual_cauchy"](X, P, pi, self.backend.dtype.type(scale2), out)
         self.subtract(X, P, out)
         return self.weigh(out, pi, out, tmp, scale2)
+
+    def residual_pull(self, a, pred, pi: float, scale2: float | None, out, accumulate: bool) -> bool:
+        """out (+)= psi(a - pred) * pi in one fused CPU pass (``pred`` may be a strided column slice); False when
+        the fused kernels are off (the caller then takes the plain path)."""
+        if not self.jit:
+            return False
+        from .fused_cpu import kernels
+
+        dt = self.backend.dtype
+        kernels()["residual_pull"](a, pred, dt(pi), dt(scale2 or 0.0), dt(1.0), accumulate, out)
+        return True
 
     def weigh(self, R, pi, out, tmp, scale2: float | None):
         """psi(R) * pi for a residual R: identity or Cauchy ``r / (1 + r^2 / c^2)``, into ``out`` (``out`` may be R).

@@ -62,11 +62,17 @@ class ResidualPull:
 
     def into(self, env, j, out) -> None:
         """``out`` <- the pull itself (when it is the region's only one and covers the whole prediction)."""
+        if env.ops.residual_pull(env.states[j].a, env.states[self.region].pred, self.precision, self.cauchy2, out,
+                                 False):
+            return
         env.ops.residual(env.states[j].a, env.states[self.region].pred, self.precision, out, env.scratch[j],
                          self.cauchy2)
 
     def add(self, env, j, out, tmp) -> None:
-        tmp[...] = env.states[self.region].pred[:, self.start:self.stop]   # strided: NumPy would buffer the ufunc
+        pred = env.states[self.region].pred[:, self.start:self.stop]
+        if env.ops.residual_pull(env.states[j].a, pred, self.precision, self.cauchy2, out, True):
+            return
+        tmp[...] = pred   # strided: NumPy would buffer the ufunc
         env.ops.residual(env.states[j].a, tmp, self.precision, tmp, env.scratch[j], self.cauchy2)
         out += tmp
 
@@ -175,6 +181,20 @@ class Env:
             return self.version[w.region]
         return self._key(w)
 
+    def x_fixed(self, j) -> bool:
+        """Whether region j's X cannot change during this call (inputs and past frames only): ``x_key`` stays 0."""
+        w = self._x[j]
+        return w is None or isinstance(w, InputAlias) or (isinstance(w, Assembled) and not w.slots)
+
+    def y_key(self, j) -> int:
+        """As :meth:`x_key`, for region j's context Y."""
+        w = self._y[j]
+        if w is None or isinstance(w, InputAlias):
+            return 0
+        if isinstance(w, RegionAlias):
+            return self.version[w.region]
+        return self._key(w)
+
     def fresh_x(self, j) -> None:
         """Bring region j's assembled X up to date with its sources."""
         w = self._x[j]
@@ -209,6 +229,18 @@ class Env:
     def _context_target(self, tap):
         pull = self.block_of[tap.region].context_pull(self, tap.region, tap.start, tap.stop)
         return pull if pull is not None else ContextPull(tap.region, tap.start, tap.stop)
+
+    def pulled(self, j) -> bool:
+        """Whether any region reads region j (as input or undelayed context): :meth:`external_gradient` has work."""
+        return bool(self._pulls[j])
+
+    def sole_residual_pull(self, j) -> ResidualPull | None:
+        """The pull on region j when it is its only one and covers the reader's whole prediction (a fused step may
+        then form it inline from the reader's ``pred``), else None. Known after :meth:`finish`."""
+        pulls = self._pulls[j]
+        if len(pulls) == 1 and isinstance(pulls[0], ResidualPull) and pulls[0].whole:
+            return pulls[0]
+        return None
 
     def external_gradient(self, j, out, tmp) -> bool:
         """Sum into ``out`` dE/da_j of the regions that take j as input or context; False when there are none."""

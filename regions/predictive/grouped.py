@@ -3,7 +3,8 @@
 A :class:`LinearGroup` holds the weights of its G member regions stacked as (G, n, d) arrays and their
 settling state as (G, B, n) buffers, so one ``matmul`` call (one BLAS batch on the CPU, one kernel
 launch on a GPU) serves all of them. Members are regions of the ``predictive`` kind with competition
-``none`` or ``lateral``, no teacher, and identical shapes and step parameters; the schedule
+``none`` or ``lateral`` and identical shapes and step parameters (a region with a teacher is a group of one:
+its clamp is per call; white or coloured noise, the coloured drive kept in a buffer of the group); the schedule
 (:func:`cortex.schedule.build_schedule`) only puts regions in one group when no energy term couples them,
 so stepping them together is exactly the sequential (Gauss-Seidel) sweep, reordered. The group is
 registered as the kind's fast path for those regions (:func:`cortex.schedule.register_fast_path`).
@@ -14,7 +15,9 @@ each member's ``State`` holds views of the group's buffers, so ``learn``, checkp
 see ordinary (B, n) arrays. The equations are the kind's :mod:`.kernels`, called on the stacked buffers as the
 region's own step calls them on one region's; two shortcuts are built on top (a uniform lateral inhibition
 ``L = c (1 - I)`` taken as ``c (sum(a) - a)``, and each context link's part of the prior recomputed only
-when its source moved), and the tests hold the group to the region's own methods.
+when its source moved), and the tests hold the group to the region's own methods. On the CPU with numba the
+elementwise work of a step runs fused (:mod:`.grouped_fused`); a group of one reads its X where the wiring has
+it instead of a copy in its own buffer.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from cortex.schedule import Block, register_fast_path
 
 from . import kernels as K
 from .params import State, fast_path_knows
+from .grouped_fused import FusedLinear
 from .region import Predictive
 
 # Parameters that enter a settling step (the rest act at start or in learning): members must agree on these.
@@ -36,9 +40,7 @@ STEP_FIELDS = ("competition", "precision", "context_precision", "sparsity", "inh
 
 def eligible(region) -> bool:
     """Whether ``region`` can be stepped by a :class:`LinearGroup`."""
-    return (type(region) is Predictive and region.p.competition in ("none", "lateral") and region.p.teacher is None
-            and not region.p.noise_tau                             # coloured noise: the region's own step
-            and fast_path_knows(region.p))
+    return (type(region) is Predictive and region.p.competition in ("none", "lateral") and fast_path_knows(region.p))
 
 
 def signature(region) -> str:
@@ -47,7 +49,8 @@ def signature(region) -> str:
     pi = b.to_numpy(region.pi).tolist()
     c = b.to_numpy(region.c).tolist() if region.d_y else []
     step = region.p.model_dump(include=set(STEP_FIELDS), mode="json")
-    return json.dumps([region.n, region.d_x, region.d_y, step, pi, c], sort_keys=True)
+    alone = region.name if region.p.teacher else None     # a teacher clamps its region alone: a group of one
+    return json.dumps([region.n, region.d_x, region.d_y, step, pi, c, alone], sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -124,23 +127,43 @@ class LinearGroup(Block):
     def begin(self, env, states, curv, rate):
         """Allocate this call's buffers, move the first guess into them, hand members views of them."""
         self.sync()
-        b, G, B, n = self.backend, self.G, env.batch, self.n
+        b, G, B, n, p = self.backend, self.G, env.batch, self.n, self.p
         z = lambda *shape: b.zeros(shape)   # noqa: E731
+        jit = env.ops.jit
         self.A, self.H, self.P = z(G, B, n), z(G, B, n), z(G, B, self.d_x)
-        self.X, self.E = z(G, B, self.d_x), z(G, B, self.d_x)
-        self.E2, self.R = z(G, B, self.d_x), z(G, B, self.d_x)
+        # one member reads its X where the wiring has it (an input, a source's activity: no copy per step); several
+        # are stacked into one buffer, which the wiring fills
+        self.bound = G > 1
+        self.X = z(G, B, self.d_x) if self.bound else None
+        self._xsrc = self._xv = None
+        self.E = z(G, B, self.d_x)
+        self.E2, self.R = (None, None) if jit else (z(G, B, self.d_x), z(G, B, self.d_x))
         self.rkey, self.moves = None, 0
-        self.Gd, self.T, self.T2, self.gext = z(G, B, n), z(G, B, n), z(G, B, n), z(G, B, n)
+        pulled = any(env.compiled[j].predicted_by or env.compiled[j].context_of for j in self.members)
+        # the fused step forms a sole residual pull inline (no gext) and needs T only to pull on context sources
+        self.Gd = z(G, B, n)
+        self.gext = z(G, B, n) if pulled and (not jit or G > 1) else None
+        self.T = z(G, B, n) if not jit or self.d_y else None
+        self.T2 = z(G, B, n) if pulled else None
         self.AL = z(G, B, n) if self.lateral else None
         self.c_lat = self._uniform_lateral() if self.lateral else None
+        if self.c_lat is not None and jit:
+            self.AL = None                         # the fused step takes c (S - a) inline
         self.S = z(G, B, 1) if self.c_lat is not None else None
         # NumPy / Array API with a uniform L: the lateral term goes into the update as a per-row column and
         # a rescaling of a (see ``_uniform_gradient``), and AL itself is never formed
-        self.fold = self.c_lat is not None and env.ops.fused is None
+        self.fold = self.c_lat is not None and env.ops.fused is None and not jit
         self.col = z(G, B, 1) if self.fold else None
-        self.N = z(G, B, n) if self.p.noise else None
-        self.en1, self.tb1 = z(G, B, 1), z(G, B, 1)          # row sums land in (..., 1) columns
-        self.en, self.tb = self.en1[..., 0], self.tb1[..., 0]
+        self.N = z(G, B, n) if p.noise else None
+        self.coloured = bool(p.noise and p.noise_tau)
+        olds = [states[j] for j in self.members]
+        self.XI = z(G, B, n) if self.coloured else None
+        self.fresh = [st.xi is None for st in olds] if self.coloured else []
+        self.xi_fresh = all(self.fresh)
+        self.clamped = any(st.clamped for st in olds)       # a teacher's region is a group of one
+        if not jit:
+            self.en1, self.tb1 = z(G, B, 1), z(G, B, 1)          # row sums land in (..., 1) columns
+            self.en, self.tb = self.en1[..., 0], self.tb1[..., 0]
         if self.d_y:
             self.prior, self._stamps = z(G, B, n), []
             self._ctx = [self._context_links(env, j, i) for i, j in enumerate(self.members)]
@@ -149,7 +172,9 @@ class LinearGroup(Block):
         # call), else spelled out to the buffers' full shape
         # (read from the members at every call: an absent input masks a member's precision for one call)
         pi_host = [b.to_numpy(r.pi) for r in self.regions]
-        if all((h == pi_host[0][0]).all() for h in pi_host):
+        if jit:
+            self.pi_op = None
+        elif all((h == pi_host[0][0]).all() for h in pi_host):
             self.pi_op = float(pi_host[0][0])
         else:
             self.pi_op = b.zeros((G, B, self.d_x))
@@ -164,14 +189,39 @@ class LinearGroup(Block):
         if self.fold:    # 1 + eta * inhibition * c, per member
             k = [e * self.p.inhibition * self.c_lat for e in etas]
             self.one_k = 1.0 + k[0] if isinstance(self.eta, float) else b.asarray([[[1.0 + x]] for x in k])
-        for i, j in enumerate(self.members):
-            st = states[j]
+        for i, (j, st) in enumerate(zip(self.members, olds)):
             self.A[i, ...], self.H[i, ...], self.P[i, ...] = st.a, st.h, st.pred
-            states[j] = State(a=self.A[i, ...], h=self.H[i, ...], pred=self.P[i, ...])
-            env.bind(j, self.X[i, ...])
+            xi = None
+            if self.coloured and st.xi is not None:
+                self.XI[i, ...] = st.xi
+                xi = self.XI[i, ...]
+            states[j] = State(a=self.A[i, ...], h=self.H[i, ...], pred=self.P[i, ...], xi=xi, clamped=st.clamped)
+            if self.bound:
+                env.bind(j, self.X[i, ...])
             env.own_context(j)
         if self.lateral:
             self._lateral(env.ops)
+        self.jit = FusedLinear(self, env, etas) if jit else None
+
+    def x3(self, env):
+        """The members' X as one (G, B, d) array, up to date with its sources."""
+        if self.bound:
+            for j in self.members:
+                env.fresh_x(j)
+            return self.X
+        x = env.X(self.members[0])
+        if x is not self._xsrc:
+            self._xsrc, self._xv = x, self.xp.expand_dims(x, axis=0)
+        return self._xv
+
+    def drive_started(self, env) -> None:
+        """After the first step of a coloured drive: every member's state shows its drive from now on."""
+        if not self.xi_fresh and not any(self.fresh):
+            return
+        for i, j in enumerate(self.members):
+            env.states[j].xi = self.XI[i, ...]
+        self.fresh = [False] * self.G
+        self.xi_fresh = False
 
     def _uniform_lateral(self):
         """c when every member's L is c off the diagonal and 0 on it (the default all-to-all inhibition, c = 1),
@@ -187,7 +237,7 @@ class LinearGroup(Block):
             ops.matmul(self.A, self.L, self.AL)
             return
         ops.rowsum(self.A, self.S)
-        if self.fold:
+        if self.fold or self.AL is None:
             return                                 # only S = sum(A) is needed
         ops.subtract_col(self.S, self.A, self.AL)
         if self.c_lat != 1.0:
@@ -249,13 +299,50 @@ class LinearGroup(Block):
     # ----- the step ----------------------------------------------------------------------------------
     def step(self, env):
         ops, p = env.ops, self.p
-        for j in self.members:
-            env.fresh_x(j)
+        noise = None
+        if self.N is not None and env.noise_streams:    # drawn even while clamped, as the region's own step does
+            for i, j in enumerate(self.members):
+                env.noise_streams[j].normal_into(self.N[i, ...], p.noise)
+            noise = self.N
+            if self.coloured and (self.clamped or self.jit is None or (any(self.fresh) and not self.xi_fresh)):
+                noise = self._drive(ops)
+        if self.clamped:                                 # a teacher holds the activity: nothing else moves
+            if self.coloured and noise is not None:
+                self.drive_started(env)
+            for j in self.members:
+                env.version[j] += 1
+            return
         if self.d_y:
             self.fresh_prior(env)
+        if self.jit is not None:
+            self.jit.step(env, noise)
+        else:
+            self._step_numpy(env, noise)
+        if self.adapting and self.jit is None:
+            K.fatigue(ops, self.H, self.A, p.adaptation.strength, p.adaptation.tau, self.T)
+        for j in self.members:
+            env.version[j] += 1
+
+    def _drive(self, ops):
+        """The coloured drive xi <- rho xi + sqrt(1 - rho^2) N (N itself at a member's first step), in ``XI``."""
+        rho = math.exp(-1.0 / self.p.noise_tau)
+        s = math.sqrt(1.0 - rho * rho)
+        for i in range(self.G):
+            xi, n = self.XI[i, ...], self.N[i, ...]
+            if self.fresh[i]:
+                xi[...] = n
+            else:
+                xi *= rho
+                n *= s
+                xi += n
+        return self.XI
+
+    def _step_numpy(self, env, noise):
+        ops, p = env.ops, self.p
         external = False
-        for i, j in enumerate(self.members):
-            external |= env.external_gradient(j, self.gext[i, ...], self.T2[i, ...])
+        if self.gext is not None:
+            for i, j in enumerate(self.members):
+                external |= env.external_gradient(j, self.gext[i, ...], self.T2[i, ...])
         eps = self._residual(env)
         if self.fold:
             ops.matmul(eps, self.Wt, self.Gd)
@@ -264,20 +351,15 @@ class LinearGroup(Block):
             K.linear_gradient(ops, eps, self.Wt, self.Gd, self.T, p.sparsity, self.A,
                               self.prior if self.d_y else None, p.context_precision,
                               self.AL if self.lateral else None, p.inhibition, self.gext if external else None)
-        noise = None
-        if self.N is not None and env.noise_streams:
-            for i, j in enumerate(self.members):
-                env.noise_streams[j].normal_into(self.N[i, ...], p.noise)
-            noise = self.N
+        if self.coloured and noise is not None:
+            self.Gd -= noise                         # a fluctuating drive, in the gradient's units
+            self.drive_started(env)
+            noise = None
         K.descend(ops, self.A, self.Gd, self.eta, self.sqrt_eta, self.H if self.adapting else None, noise, self.T)
         ops.matmul(self.A, self.W, self.P)
         self.moves += 1
         if self.lateral:
             self._lateral(ops)
-        if self.adapting:
-            K.fatigue(ops, self.H, self.A, p.adaptation.strength, p.adaptation.tau, self.T)
-        for j in self.members:
-            env.version[j] += 1
 
     def _uniform_gradient(self, ops, external):
         """Gd (holding eps W^T) -> the gradient less its -inhibition c a part, which goes into A instead.
@@ -302,11 +384,10 @@ class LinearGroup(Block):
     def _input_residual(self, env):
         """R <- X - P, unless neither X nor P moved since it was last computed (the energy bookkeeping at the
         end of a sweep computes it, and the next step finds it still valid)."""
-        for j in self.members:
-            env.fresh_x(j)
+        X = self.x3(env)
         key = (self.moves, tuple(env.x_key(j) for j in self.members))
         if key != self.rkey:
-            env.ops.subtract(self.X, self.P, self.R)
+            env.ops.subtract(X, self.P, self.R)
             self.rkey = key
         return self.R
 
@@ -314,13 +395,13 @@ class LinearGroup(Block):
         """psi(X - P) * pi, the precision-weighted prediction error the step projects back through W^T."""
         ops = env.ops
         if ops.fused is not None:                  # one fused kernel from X and P: nothing to reuse
-            for j in self.members:
-                env.fresh_x(j)
-            return ops.residual(self.X, self.P, self.pi_op, self.E, self.E2, self.cauchy2)
+            return ops.residual(self.x3(env), self.P, self.pi_op, self.E, self.E2, self.cauchy2)
         return ops.weigh(self._input_residual(env), self.pi_op, self.E, self.E2, self.cauchy2)
 
     def energy(self, env, out):
         """Each member's share of each stimulus' energy into rows ``members`` of ``out`` (regions, batch)."""
+        if self.jit is not None:
+            return self.jit.energy(env, out)
         ops, p = env.ops, self.p
         R = self._input_residual(env)
         if self.d_y:

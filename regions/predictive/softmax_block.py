@@ -6,11 +6,15 @@ hypothesis parameters z) moved: ``e`` is shared by the step and the energy bookk
 methods compute twice per sweep. Without factors and with a Gaussian error, every hypothesis predicts the same
 mean image m_i for every stimulus, so ``e`` is one (B, d) x (d, n) matmul (:func:`.kernels.mean_energies`);
 with factors or a Cauchy error the per-hypothesis residuals (B, n, d) live in buffers. Handled: either error,
-factors or none, adaptation, white noise (``noise_tau`` 0), a teacher clamp; a region with context steps
-through its own methods (:class:`cortex.schedule.Single`). The tests hold this block to the region's methods
-(``tests/cortex/test_fast_paths.py``).
+factors or none, adaptation, white or coloured noise (the Ornstein-Uhlenbeck drive kept in a buffer), a teacher
+clamp, and context: the prior term ``cp log_softmax((Y c) V)`` is recomputed only when Y moved, and the pull on
+the context sources (:class:`SoftmaxContextPull`) reuses its softmax. On the CPU the mirror step and the energies
+run fused (:mod:`.cpu_kernels`). The tests hold this block to the region's methods
+(``tests/cortex/test_fast_paths.py``, ``tests/cortex/test_fused.py``).
 """
 from __future__ import annotations
+
+import math
 
 from cortex.schedule import Block, register_fast_path
 
@@ -22,8 +26,7 @@ from .region import Predictive
 def eligible(region) -> bool:
     """Whether ``region`` can be stepped by a :class:`SoftmaxBlock`."""
     p = region.p
-    return (type(region) is Predictive and p.competition == "softmax" and not region.d_y and not p.noise_tau
-            and fast_path_knows(p))
+    return type(region) is Predictive and p.competition == "softmax" and fast_path_knows(p)
 
 
 @register_fast_path(Predictive, accepts=eligible)
@@ -66,7 +69,19 @@ class SoftmaxBlock(Block):
         self.mx, self.lse = z(B, 1), z(B, 1)
         self.gbuf, self.tbuf = z(B, n), z(B, n)
         self.N = z(B, n) if p.noise else None
+        self.coloured = bool(p.noise and p.noise_tau)
+        self.XI = z(B, n) if self.coloured else None
+        st0 = states[self.j]
+        self.fresh = self.coloured and st0.xi is None
+        if self.coloured and not self.fresh:
+            self.XI[...] = st0.xi
+            st0.xi = self.XI
+        if r.d_y:   # the context prior's term cp log_softmax((Y c) V), its softmax (the pull's target), e less the term
+            self.PT, self.TG, self.eT, self.Yc = z(B, n), z(B, n), z(B, n), z(B, r.d_y)
+            self.ykey = None
         self.en = z(B)
+        self.clamped_at_start = states[self.j].clamped
+        self._begin_jit(env, b, B)
         st = states[self.j]
         if self.general:
             self.MU[...], st.mu = st.mu, self.MU
@@ -78,6 +93,23 @@ class SoftmaxBlock(Block):
         st.a, st.h, st.pred = self.A, self.H, self.P
         self.state = st
         self.key = None
+
+    def _begin_jit(self, env, b, B):
+        """The numba-fused CPU kernels (:mod:`.cpu_kernels`) for the mirror step and the energies, when allowed."""
+        self.jit = None
+        if not env.ops.jit:
+            return
+        from .cpu_kernels import kernels
+        p = self.region.p
+        self.jit = kernels()
+        self.jpar = b.asarray([p.temperature, self.s, K.TINY, p.adaptation.strength, p.adaptation.tau,
+                               math.log(K.TINY)])
+        self.jmode = b.xp.zeros(5, dtype=b.xp.int64)     # noise, external, adapt, LA valid, prior
+        self.jmode[4] = int(bool(self.region.d_y))
+        self.LA = b.zeros((B, self.region.n))              # log max(a, tiny), kept by the fused mirror step
+        self.jmode[2] = int(bool(p.adaptation.strength) and not self.clamped_at_start)
+        self.half = b.dtype(0.5)
+        self.pi_row = self.region.pi
 
     def _begin_general(self, env, states, rate, B, n, d, z):
         """Buffers for per-hypothesis predictions mu (B, n, d), with factors their parameters z (B, n, k)."""
@@ -114,7 +146,12 @@ class SoftmaxBlock(Block):
                                       *((self.Z, self.Tk, self.ek) if self.k else ()))
         else:
             key = tuple(env.version[u] for u in self.src)
-            if key != self.key:
+            if key != self.key and self.jit is not None:     # one pass, the matmul, one pass
+                k = self.jit["mean_energies"]
+                k(env.X(self.j), self.pi_row, self.t, self.q, self.c, self.Xp, self.half, 0, self.e)
+                env.ops.matmul(self.Xp, self.Mt, self.t)
+                k(env.X(self.j), self.pi_row, self.t, self.q, self.c, self.Xp, self.half, 1, self.e)
+            elif key != self.key:
                 K.mean_energies(env.ops, env.X(self.j), self.pi, self.Mt, self.c, self.Xp, self.Xsq, self.q, self.t,
                                 self.e)
         self.key = key
@@ -128,24 +165,68 @@ class SoftmaxBlock(Block):
             K.factor_step(ops, self.XT, self.MU, self.Z, self.F, self.Ft, self.MB, self.ETAZ, self.pi, self.cauchy2,
                           self.RR, self.T3, self.GZ, self.Tk)
             self.zsteps += 1
+        noise = self._noise(env) if self.N is not None and env.noise_streams else None   # drawn even while clamped
         if not self.clamped:
             e = self._energies(env)
-            noise = None
-            if self.N is not None and env.noise_streams:
-                env.noise_streams[j].normal_into(self.N, p.noise)
-                noise = self.N
-            K.mirror_step(ops, self.A, e, self.H, self.temperature, self.s, self.u, self.t, self.mx, self.lse,
-                          None, noise, self.gbuf if external else None)
+            pt = self._prior(env) if self.region.d_y else None
+            if self.jit is not None:     # the mirror step and fatigue in one pass per row
+                self.jmode[0], self.jmode[1] = noise is not None, external
+                self.jit["mirror_step"](self.A, self.LA, e, self.H, pt if pt is not None else self.H,
+                                        noise if noise is not None else self.H, self.gbuf, self.jpar, self.jmode)
+                self.jmode[3] = 1
+            else:
+                K.mirror_step(ops, self.A, e, self.H, self.temperature, self.s, self.u, self.t, self.mx, self.lse,
+                              pt, noise, self.gbuf if external else None)
         if self.k or not self.clamped:     # with factors the hypotheses' predictions moved, so does their mixture
             K.mixture_prediction(ops, self.A, self.MU if self.k else self.M, self.P, bool(self.k))
         ad = p.adaptation
-        if ad.strength and not self.clamped:
+        if ad.strength and not self.clamped and self.jit is None:
             K.fatigue(ops, self.H, self.A, ad.strength, ad.tau, self.t)
         env.version[j] += 1
 
+    def _noise(self, env):
+        """This step's noise: white draws, or the coloured drive xi <- rho xi + sqrt(1 - rho^2) N (N at first)."""
+        env.noise_streams[self.j].normal_into(self.N, self.region.p.noise)
+        if not self.coloured:
+            return self.N
+        if self.fresh:
+            self.XI[...] = self.N
+            self.state.xi, self.fresh = self.XI, False
+        else:
+            rho = math.exp(-1.0 / self.region.p.noise_tau)
+            self.XI *= rho
+            self.N *= math.sqrt(1.0 - rho * rho)
+            self.XI += self.N
+        return self.XI
+
+    def _prior(self, env):
+        """cp log_softmax((Y c) V) (B, n), recomputed when Y moved; ``TG`` keeps its softmax for the pull."""
+        key = env.y_key(self.j)
+        if key != self.ykey:
+            ops, r = env.ops, self.region
+            ops.multiply(env.Y(self.j), r.c, self.Yc)
+            ops.matmul(self.Yc, r.weights["V"], self.PT)
+            K.log_softmax_(ops, self.PT, self.t, self.mx, self.lse)
+            ops.exp(self.PT, self.TG)
+            self.PT *= r.p.context_precision
+            self.ykey = key
+        return self.PT
+
+    def context_pull(self, env, member, start, stop):
+        """The region's pull on a context source from the block's prior (:class:`SoftmaxContextPull`)."""
+        r = self.region
+        return SoftmaxContextPull(self, self.backend.xp.moveaxis(r.weights["V"][start:stop, :], -1, -2),
+                                  r.c[start:stop])
+
     def energy(self, env, out):
-        """sum_i a_i e_i + T a_i log a_i, per stimulus, into row ``j`` of ``out``."""
-        K.mixture_energy(env.ops, self.A, self._energies(env), self.temperature, self.u, self.t, self.en)
+        """sum_i a_i (e_i - prior term_i) + T a_i log a_i, per stimulus, into row ``j`` of ``out``."""
+        e = self._energies(env)
+        if self.region.d_y:
+            e = env.ops.subtract(e, self._prior(env), self.eT)
+        if self.jit is not None:
+            self.jit["mixture_energy"](self.A, self.LA, e, self.jpar, int(self.jmode[3]), self.en)
+        else:
+            K.mixture_energy(env.ops, self.A, e, self.temperature, self.u, self.t, self.en)
         out[self.j, ...] = self.en
 
     def flops(self, batch: int) -> int:
@@ -153,3 +234,21 @@ class SoftmaxBlock(Block):
         if r.k:   # psi F^T and z F per hypothesis, and the mixture a mu
             return 2 * batch * r.n * r.d_x * (2 * r.k + 1)
         return 2 * 2 * batch * r.n * r.d_x      # e = (X pi) M^T once per sweep, and a M
+
+
+class SoftmaxContextPull:
+    """What a :class:`SoftmaxBlock` region sends to one context source: ``-cp (a - softmax(prior)) V^T c`` on that
+    source's columns (:func:`.kernels.context_gradient`, as ``Predictive.context_gradient``), from the block's
+    prior and a preallocated scratch."""
+
+    def __init__(self, block, Vt, c):
+        self.block, self.Vt, self.c = block, Vt, c
+        self.D = None
+
+    def add(self, env, j, out, tmp) -> None:
+        blk = self.block
+        blk._prior(env)
+        if self.D is None or tuple(self.D.shape) != tuple(blk.A.shape):
+            self.D = env.backend.zeros(tuple(blk.A.shape))
+        K.context_gradient(env.ops, blk.A, blk.TG, blk.region.p.context_precision, self.Vt, self.c, self.D, tmp)
+        out += tmp

@@ -34,6 +34,14 @@ def test_quick_report_has_every_figure(quick_report):
     assert len(rep.workloads) == 3 and rep.workloads[1].startswith("W2")
 
 
+def test_report_says_whether_the_cpu_kernels_are_fused(quick_report, monkeypatch):
+    from cortex.bench.runner import _fused_state
+    pytest.importorskip("numba")
+    assert any(n.startswith("fused CPU kernels: on (numba") for n in quick_report.notes)
+    monkeypatch.setenv("CORTEX_FUSED", "0")
+    assert _fused_state().startswith("off")
+
+
 def test_quick_figures_are_sane(quick_report):
     rep = quick_report
     for f in rep.figures:

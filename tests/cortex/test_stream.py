@@ -230,7 +230,9 @@ def test_fatigue_and_slow_noise_carry_across_frames_like_one_long_settle():
     clocked = rivalry("200 ms", "50 ms", "1", "time: {frame: 10 ms}\n")
     timed = clocked.run_stream({"left": np.broadcast_to(left, (400, 6, 4)),
                                 "right": np.broadcast_to(right, (400, 6, 4))}, record=("activity",))
-    np.testing.assert_array_equal(timed.activity["P"], one.trace["P"][1:])
+    # (a clocked region steps through its own methods, the per-step one through the fast path, fused on the CPU:
+    # the same equations, equal to float32 rounding)
+    np.testing.assert_allclose(timed.activity["P"], one.trace["P"][1:], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(timed.time[[0, -1]], [0.01, 4.0])
     # both interpretations take turns (the state really carries over: a fresh start each frame would not alternate)
     lead = np.argmax(timed.activity["P"], axis=-1)

@@ -1,0 +1,39 @@
+"""numba-fused CPU kernels of the engine's own equations (a kind keeps its own, e.g. ``regions/predictive/cpu_kernels.py``).
+
+The one here is the residual pull of :class:`cortex.region.ResidualForm`, what a reader sends down to a source it
+explains: ``psi(a - pred) * precision``, into or added to the source's gradient in one pass, reading the reader's
+prediction columns in place (NumPy needs a copy of the strided slice, a subtraction, a product and an addition).
+Used through :meth:`cortex.ops.Ops.residual_pull` when ``Ops.jit`` is on; built on first use, cached by numba.
+"""
+from __future__ import annotations
+
+_KERNELS = None
+
+
+def kernels():
+    """The compiled kernels (numba imported on first call)."""
+    global _KERNELS
+    if _KERNELS is None:
+        _KERNELS = _build()
+    return _KERNELS
+
+
+def _build():
+    import numba
+
+    @numba.njit(cache=True, nogil=True, fastmath={"contract", "nsz"})
+    def residual_pull(a, pred, pi, c2, one, accumulate, out):
+        """out (+)= psi(a - pred) * pi, psi the identity (``c2`` 0) or Cauchy r / (1 + r^2 / c2)."""
+        B, n = out.shape
+        for b in range(B):
+            for i in range(n):
+                r = a[b, i] - pred[b, i]
+                if c2 > 0:
+                    r = r / (one + r * r / c2)
+                r = r * pi
+                if accumulate:
+                    out[b, i] += r
+                else:
+                    out[b, i] = r
+
+    return {"residual_pull": residual_pull}
