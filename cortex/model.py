@@ -13,6 +13,7 @@ import os
 import networkx as nx
 import numpy as np
 
+from .balance import resolved_params
 from .backend import Backend, available_bytes, get_backend
 from .archive import save_checkpoint
 from .compiled import CompiledGraph
@@ -66,8 +67,9 @@ class Model:
         self.graph: nx.DiGraph = build_graph(spec)
         self.backend: Backend = get_backend(backend or setting("backend") or spec.backend, spec.dtype, spec.seed)
         regions, self._noise = {}, []
+        resolved = resolved_params(spec)          # precision: auto inherited from the regions above
         for i, name in enumerate(spec.regions):
-            params = spec.regions[name]
+            params = resolved[name]
             ins, ctx = spec.sources(name, "input"), spec.sources(name, "context")
             sources = [Sources(tuple(spec.size_of(c.source) for c in conns), tuple(c.precision for c in conns))
                        for conns in (ins, ctx)]
