@@ -174,18 +174,23 @@ class Model:
         :class:`~cortex.stream.Stream` (``steps``, ``noise``, ``carry``, ``record``, ...)."""
         return self.stream(**options).run(frames, learn=learn, forecast=forecast, absent=absent, progress=progress)
 
-    def learn(self, result: SettleResult) -> None:
-        """One online, local synaptic update of every region from a settled batch."""
+    def learn(self, result: SettleResult, regions=None) -> None:
+        """One online, local synaptic update of every region from a settled batch (``regions``: only those named,
+        the others frozen, as a layerwise schedule trains only its top level)."""
         if not isinstance(result, SettleResult) or not result.settled_by(self._owner):
             raise StimulusError("learn() needs a SettleResult returned by this model's settle()")
-        self._learn(result._device)
+        unknown = sorted(set(regions or ()) - set(self.compiled.index))
+        if unknown:
+            raise StimulusError(f"learn(regions=...) names unknown region(s) {unknown}; regions: "
+                                f"{sorted(self.compiled.index)}")
+        self._learn(result._device, None if regions is None else frozenset(regions))
 
-    def _learn(self, d: DeviceState) -> None:
+    def _learn(self, d: DeviceState, only: frozenset | None = None) -> None:
         self.compiled.mask_inputs(d.absent)     # absent inputs teach nothing
         sizes = [c.region.n for c in self.compiled.regions]
         try:
             for j, c in enumerate(self.compiled.regions):
-                if c.region.plastic():
+                if c.region.plastic() and (only is None or c.name in only):
                     c.region.learn(d.states[j], *self.compiled.inputs_of(j, d))
         finally:
             self.compiled.mask_inputs(frozenset())
