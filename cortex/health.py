@@ -52,7 +52,7 @@ def share_ratio(health: dict, key: str = "energy_share_per_column") -> float:
 
 def health_warnings(health: dict, clamped: tuple = ()) -> list[str]:
     """One line per region that looks dead, naming it and the knob to turn (``clamped``: regions a teacher held)."""
-    lines = []
+    lines, alone = [], len(health) == 1      # a lone region holds all the energy: no share to warn about
     for n, h in health.items():
         if n in clamped:
             continue
@@ -61,6 +61,8 @@ def health_warnings(health: dict, clamped: tuple = ()) -> list[str]:
                          f"{h['relative_spread']:.3g}); it ignores the stimulus: the knob is the precision of the "
                          "levels below the read-out relative to the read-out's (leave them at precision: auto), or "
                          "learn them first without labels (experiment.schedule: layerwise)")
+        if alone:
+            continue
         if h["energy_share"] < SHARE_LOW:
             lines.append(f"region {n!r}: holds {h['energy_share']:.2g} of the energy; its errors do not count: raise "
                          "its precision")

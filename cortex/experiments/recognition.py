@@ -45,6 +45,7 @@ class Params(DigitParams):
     examples: int = Field(4, ge=1, le=20)
     schedule: Literal["joint", "layerwise"] = "joint"
     pretrain: int | None = Field(None, ge=0)
+    balance: Literal["scale", "none"] = "none"
 
     def pretrain_epochs(self) -> int:
         """Unsupervised epochs of the levels below the read-out (default: ``epochs`` when layerwise, else none)."""
@@ -76,18 +77,21 @@ class Recognition(DigitExperiment):
     def train(self, data: dict) -> dict:
         from cortex.model import Model
 
-        from .schedules import copy_weights, pretrain_levels
+        from .schedules import copy_weights, fit_readout, pretrain_levels
 
         p, d, rng = self.p, data["digits"], self.rng()
         model, out = Model(self.spec), {}
-        below, top = [n for n in self.spec.regions if n != p.readout], None if p.schedule == "joint" else [p.readout]
+        below, top = [n for n in self.spec.regions if n != p.readout], p.schedule == "layerwise"
         if p.pretrain_epochs() and below:
-            out["pretrain_curves"] = pretrain_levels(self, model, d.X_train, p.pretrain_epochs(), rng, below)
-            pre = out["few_shot_pretrained_model"] = Model(self.spec)
+            model, out["pretrain_curves"] = pretrain_levels(self, self.spec, d.X_train, p.pretrain_epochs(), rng, below,
+                                                            p.balance)
+            pre = out["few_shot_pretrained_model"] = Model(model.spec)
             copy_weights(pre, model)
-            self.train_digits(pre, *data["few_shot"], rng, epochs=p.few_shot_epochs, desc="few-shot (pretrained)",
-                              regions=[p.readout])
-        curve = self.train_digits(model, d.X_train, d.y_train, rng, regions=top)
+            fit_readout(self, pre, *data["few_shot"], rng, epochs=p.few_shot_epochs, desc="few-shot (pretrained)")
+        if top and below:
+            curve = fit_readout(self, model, d.X_train, d.y_train, rng)
+        else:
+            curve = self.train_digits(model, d.X_train, d.y_train, rng)
         few_model = Model(self.spec)
         self.train_digits(few_model, *data["few_shot"], rng, epochs=p.few_shot_epochs, desc="few-shot")
         return {"model": model, "few_shot_model": few_model, "curve": curve, **out}
