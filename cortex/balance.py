@@ -34,9 +34,7 @@ def resolve_precisions(spec: NetworkSpec) -> dict[str, float]:
         out[name] = max(above) if above else TOP_PRECISION
         return out[name]
 
-    for name in spec.regions:
-        out[name] = value(name, frozenset())
-    return out
+    return {name: value(name, frozenset()) for name in spec.regions}
 
 
 def resolved_params(spec: NetworkSpec) -> dict:

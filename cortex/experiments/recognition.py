@@ -119,7 +119,7 @@ class Recognition(DigitExperiment):
                     table[name].update(score_baselines(full, X, d.y_eval))
                 table["few_shot"].update(score_baselines(few, d.X_eval, d.y_eval))
                 if "few_shot_pretrained" in table:   # the baselines see no unlabelled images: their few-shot figure
-                    table["few_shot_pretrained"].update(table["few_shot"])
+                    table["few_shot_pretrained"].update({k: v for k, v in table["few_shot"].items() if k != "model"})
         curve = trained["curve"]
         results = {"accuracy": table, "train_examples": int(len(d.X_train)), "test_examples": int(len(d.y_eval)),
                    "epochs": p.epochs, "test_settle_steps": {c: int(r.steps) for c, r in settled.items()},
