@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from cortex.errors import StimulusError
 from cortex.health import health_warnings, region_health
@@ -46,6 +46,13 @@ class Params(DigitParams):
     schedule: Literal["joint", "layerwise"] = "joint"
     pretrain: int | None = Field(None, ge=0)
     balance: Literal["scale", "none"] = "none"
+
+    @model_validator(mode="after")
+    def _layerwise_pretrains(self):
+        if self.schedule == "layerwise" and self.pretrain == 0:
+            raise ValueError("schedule: layerwise trains the read-out over levels learned first: give pretrain >= 1 "
+                             "(or leave it out: epochs), or use schedule: joint")
+        return self
 
     def pretrain_epochs(self) -> int:
         """Unsupervised epochs of the levels below the read-out (default: ``epochs`` when layerwise, else none)."""

@@ -48,8 +48,8 @@ def test_auto_precision_is_inherited_from_the_region_above():
 @pytest.fixture(scope="module")
 def joint(tmp_path_factory):
     """The 3-level stack trained jointly: precision auto (the default) against the old fixed precision 1."""
-    auto = run(tmp_path_factory.mktemp("auto"), deep(pretrain=0))
-    fixed = run(tmp_path_factory.mktemp("fixed"), deep(pretrain=0, regions={"V1": {"precision": 1.0},
+    auto = run(tmp_path_factory.mktemp("auto"), deep(schedule="joint", pretrain=0))
+    fixed = run(tmp_path_factory.mktemp("fixed"), deep(schedule="joint", pretrain=0, regions={"V1": {"precision": 1.0},
                                                                              "V2": {"precision": 1.0}}))
     return auto, fixed
 
@@ -102,6 +102,11 @@ def test_layerwise_with_pretraining_learns_and_few_shot_gains_from_it(tmp_path):
     assert res["schedule"] == "layerwise" and res["pretrain_epochs"] == 1
     loaded = cortex.load_checkpoint(tmp_path / "model.npz")
     assert loaded.regions["V2"].p.precision == 30.0
+
+
+def test_layerwise_without_pretraining_is_refused():
+    with pytest.raises(cortex.CortexError, match="pretrain >= 1"):
+        deep(schedule="layerwise", pretrain=0)
 
 
 def test_depth_sweep_reports_every_depth(tmp_path):
