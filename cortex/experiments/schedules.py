@@ -6,7 +6,7 @@ graph cut above that level (so nothing higher, random as it still is, pulls on i
 learned; then only the read-out learns, with its label. A level learned on its own gives the level above a
 code of the stimulus to explain instead of a code shaped by an untrained read-out.
 
-Balance by scale (``balance: scale``): activity shrinks from level to level (each level's code is a fraction
+Balance by scale (``balance: scale``, an ablation, off by default: it lowers accuracy, docs/depth.md): activity shrinks from level to level (each level's code is a fraction
 of the one below it), so errors, and with them energies and pulls, fall exponentially with depth. Once a level
 is frozen its output's scale is fixed, so before a level learns, its precision is multiplied by
 ``var(sensor) / var(its input)`` (variances across the training images, averaged over columns): every level
@@ -89,7 +89,6 @@ def pretrain_levels(exp, spec, X, epochs: int, rng, below, balance: str = "none"
     model = Model(with_precisions(spec, prec))
     copy_weights(model, done)
     return model, curves
-
 
 
 def fit_readout(exp, model, X, y, rng, *, epochs=None, desc="training the read-out") -> list[float]:
