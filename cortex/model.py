@@ -14,6 +14,7 @@ import networkx as nx
 import numpy as np
 
 from . import api_checks as check
+from .balance import resolved_params
 from .backend import Backend, get_backend
 from .archive import save_checkpoint
 from .compiled import CompiledGraph
@@ -54,8 +55,9 @@ class Model:
         self.graph: nx.DiGraph = build_graph(spec)
         self.backend: Backend = get_backend(backend or setting("backend") or spec.backend, spec.dtype, spec.seed)
         regions, self._noise = {}, []
+        resolved = resolved_params(spec)          # precision: auto inherited from the regions above
         for i, name in enumerate(spec.regions):
-            params = spec.regions[name]
+            params = resolved[name]
             ins, ctx = spec.sources(name, "input"), spec.sources(name, "context")
             sources = [Sources(tuple(spec.size_of(c.source) for c in conns), tuple(c.precision for c in conns))
                        for conns in (ins, ctx)]
@@ -167,19 +169,24 @@ class Model:
         return self.stream(**options).run(frames, learn=learn, forecast=forecast, absent=absent, progress=progress)
 
     @limited
-    def learn(self, result: SettleResult) -> None:
-        """One online, local synaptic update of every region from a settled batch."""
+    def learn(self, result: SettleResult, regions=None) -> None:
+        """One online, local synaptic update of every region from a settled batch (``regions``: only those named,
+        the others frozen, as a layerwise schedule trains only its top level)."""
         if not isinstance(result, SettleResult) or not result.settled_by(self._owner):
             got = "a SettleResult of another model" if isinstance(result, SettleResult) else type(result).__name__
             raise StimulusError(f"learn() needs a SettleResult returned by this model's settle(), got {got}")
-        self._learn(result._device)
+        unknown = sorted(set(regions or ()) - set(self.compiled.index))
+        if unknown:
+            raise StimulusError(f"learn(regions=...) names unknown region(s) {unknown}; regions: "
+                                f"{sorted(self.compiled.index)}")
+        self._learn(result._device, None if regions is None else frozenset(regions))
 
-    def _learn(self, d: DeviceState) -> None:
+    def _learn(self, d: DeviceState, only: frozenset | None = None) -> None:
         self.compiled.mask_inputs(d.absent)     # absent inputs teach nothing
         sizes = [c.region.n for c in self.compiled.regions]
         try:
             for j, c in enumerate(self.compiled.regions):
-                if c.region.plastic():
+                if c.region.plastic() and (only is None or c.name in only):
                     c.region.learn(d.states[j], *self.compiled.inputs_of(j, d))
         finally:
             self.compiled.mask_inputs(frozenset())

@@ -209,11 +209,12 @@ class DigitExperiment(Experiment):
         return self.spec.settle.rate if own is None else own
 
     def train_digits(self, model, X, y, rng: np.random.Generator, *, epochs: int | None = None,
-                     desc: str = "training") -> list[float]:
-        """Settle each shuffled mini-batch with the label clamped to the one-hot class, then learn; the energy curve."""
+                     desc: str = "training", regions=None, stimulus: str | None = None) -> list[float]:
+        """Settle each shuffled mini-batch with the label clamped to the one-hot class, then learn; the energy curve.
+        ``regions``: only those learn; ``stimulus``: the input ``X`` feeds (default the experiment's)."""
         p = self.p
         epochs = p.epochs if epochs is None else epochs
         eye = np.eye(self.spec.inputs[p.label].size, dtype=np.float32)
-        batches = ({p.stimulus: X[i], p.label: eye[y[i]]} for i in epoch_batches(len(X), p.batch_size, epochs, rng))
-        return self.trainer(model, desc, steps=p.train_steps).fit(batches, total=batch_count(len(X), p.batch_size,
+        batches = ({stimulus or p.stimulus: X[i], p.label: eye[y[i]]} for i in epoch_batches(len(X), p.batch_size, epochs, rng))
+        return self.trainer(model, desc, steps=p.train_steps, regions=regions).fit(batches, total=batch_count(len(X), p.batch_size,
                                                                                                epochs))

@@ -4,6 +4,12 @@ Online training (one local update per settled batch, the label clamping the read
 teacher), then accuracy on clean examples, under Gaussian noise, with an occluding block, and after
 few-shot training; the same splits train logistic regression and an MLP.
 
+A deep graph (regions below the read-out) can learn them first without labels: ``pretrain: N`` epochs
+over the unlabelled training images, level by level bottom-up (:mod:`.schedules`); ``schedule: layerwise``
+then trains only the read-out with its label (``joint``: every region). After pretraining, the
+``few_shot_pretrained`` condition trains the read-out alone on the few labelled examples. ``health``
+(:mod:`cortex.health`) records each region's energy share, spread and activity on the clean set.
+
 ``data: FILE.npz`` (arrays ``X``, ``y``, optionally ``X_test``, ``y_test``) replaces the digits with
 your own examples, of any sensor shape (the graph's ``stimulus`` input must have it) and any number of
 classes (the read-out's hypotheses and the label input must have that many). Without an image
@@ -14,9 +20,10 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from cortex.errors import StimulusError
+from cortex.health import health_warnings, region_health
 
 from . import register
 from .digit_data import DigitExperiment, DigitParams
@@ -36,6 +43,20 @@ class Params(DigitParams):
     few_shot_epochs: int = Field(30, ge=1)
     baselines: bool = True
     examples: int = Field(4, ge=1, le=20)
+    schedule: Literal["joint", "layerwise"] = "joint"
+    pretrain: int | None = Field(None, ge=0)
+    balance: Literal["scale", "none"] = "none"
+
+    @model_validator(mode="after")
+    def _layerwise_pretrains(self):
+        if self.schedule == "layerwise" and self.pretrain == 0:
+            raise ValueError("schedule: layerwise trains the read-out over levels learned first: give pretrain >= 1 "
+                             "(or leave it out: epochs), or use schedule: joint")
+        return self
+
+    def pretrain_epochs(self) -> int:
+        """Unsupervised epochs of the levels below the read-out (default: ``epochs`` when layerwise, else none)."""
+        return (self.epochs if self.schedule == "layerwise" else 0) if self.pretrain is None else self.pretrain
 
 
 @register("recognition")
@@ -63,12 +84,24 @@ class Recognition(DigitExperiment):
     def train(self, data: dict) -> dict:
         from cortex.model import Model
 
-        d, rng = data["digits"], self.rng()
-        model = Model(self.spec)
-        curve = self.train_digits(model, d.X_train, d.y_train, rng)
+        from .schedules import copy_weights, fit_readout, pretrain_levels
+
+        p, d, rng = self.p, data["digits"], self.rng()
+        model, out = Model(self.spec), {}
+        below, top = [n for n in self.spec.regions if n != p.readout], p.schedule == "layerwise"
+        if p.pretrain_epochs() and below:
+            model, out["pretrain_curves"] = pretrain_levels(self, self.spec, d.X_train, p.pretrain_epochs(), rng, below,
+                                                            p.balance)
+            pre = out["few_shot_pretrained_model"] = Model(model.spec)
+            copy_weights(pre, model)
+            fit_readout(self, pre, *data["few_shot"], rng, epochs=p.few_shot_epochs, desc="few-shot (pretrained)")
+        if top and below:
+            curve = fit_readout(self, model, d.X_train, d.y_train, rng)
+        else:
+            curve = self.train_digits(model, d.X_train, d.y_train, rng)
         few_model = Model(self.spec)
-        self.train_digits(few_model, *data["few_shot"], rng, epochs=self.p.few_shot_epochs, desc="few-shot")
-        return {"model": model, "few_shot_model": few_model, "curve": curve}
+        self.train_digits(few_model, *data["few_shot"], rng, epochs=p.few_shot_epochs, desc="few-shot")
+        return {"model": model, "few_shot_model": few_model, "curve": curve, **out}
 
     def _settle(self, model, X):
         return model.settle({self.p.stimulus: X}, steps=self.p.test_steps, noise=False)
@@ -79,8 +112,10 @@ class Recognition(DigitExperiment):
         for name, X in data["tests"].items():
             settled[name] = self._settle(model, X)
             table[name] = {"model": float(np.mean(settled[name].winners(p.readout) == d.y_eval))}
-        table["few_shot"] = {"model": float(np.mean(self._settle(trained["few_shot_model"], d.X_eval)
-                                                    .winners(p.readout) == d.y_eval))}
+        for cond in ("few_shot", "few_shot_pretrained"):
+            if f"{cond}_model" in trained:
+                table[cond] = {"model": float(np.mean(self._settle(trained[f"{cond}_model"], d.X_eval)
+                                                      .winners(p.readout) == d.y_eval))}
         if p.baselines:
             from cortex.baselines import fit_baselines, score_baselines
 
@@ -90,10 +125,15 @@ class Recognition(DigitExperiment):
                 for name, X in data["tests"].items():
                     table[name].update(score_baselines(full, X, d.y_eval))
                 table["few_shot"].update(score_baselines(few, d.X_eval, d.y_eval))
+                if "few_shot_pretrained" in table:   # the baselines see no unlabelled images: their few-shot figure
+                    table["few_shot_pretrained"].update({k: v for k, v in table["few_shot"].items() if k != "model"})
         curve = trained["curve"]
         results = {"accuracy": table, "train_examples": int(len(d.X_train)), "test_examples": int(len(d.y_eval)),
                    "epochs": p.epochs, "test_settle_steps": {c: int(r.steps) for c, r in settled.items()},
-                   "train_energy_first_last": [curve[0], curve[-1]], "_settled": settled}
+                   "train_energy_first_last": [curve[0], curve[-1]], "_settled": settled,
+                   "schedule": p.schedule, "pretrain_epochs": p.pretrain_epochs()}
+        results["health"] = region_health(model, settled["clean"])
+        results["health_warnings"] = health_warnings(results["health"])
         if "occlusion" not in data["tests"]:
             results["left_out"] = {"occlusion": f"input {p.stimulus!r} of shape "
                                                 f"{list(self.spec.inputs[p.stimulus].shape)} is not a 2-D image"}
@@ -127,4 +167,5 @@ class Recognition(DigitExperiment):
     @staticmethod
     def summary(results: dict) -> str:
         """The accuracy table ``cortex run`` prints."""
-        return accuracy_table(results["accuracy"])
+        warn = [f"warning: {w}" for w in results.get("health_warnings", [])]
+        return "\n".join([accuracy_table(results["accuracy"]), *warn])

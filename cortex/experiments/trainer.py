@@ -40,11 +40,12 @@ class OnlineTrainer:
     model : the :class:`cortex.Model` to train.
     desc : what the progress bar says.
     progress : show a progress bar on a terminal (never when stderr is a file or a pipe).
+    regions : only these regions learn (None: all).
     steps, tol, ... : passed to every ``model.settle`` call (None: the graph's ``settle:`` block).
     """
 
-    def __init__(self, model, *, desc: str = "training", progress: bool = True, **settle):
-        self.model, self.desc, self.progress, self.settle = model, desc, progress, settle
+    def __init__(self, model, *, desc: str = "training", progress: bool = True, regions=None, **settle):
+        self.model, self.desc, self.progress, self.settle, self.regions = model, desc, progress, settle, regions
 
     def fit(self, batches: Iterable[dict], total: int | None = None) -> list[float]:
         """Train on every batch in order; returns the final energy of each settled batch (the training curve)."""
@@ -54,7 +55,7 @@ class OnlineTrainer:
                   file=sys.stderr) as bar:
             for inputs in batches:
                 result = self.model.settle(inputs, **self.settle)
-                self.model.learn(result)
+                self.model.learn(result, self.regions)
                 curve.append(float(result.energy[-1]) if result.steps else result.start_energy)
                 bar.update(1)
                 bar.set_postfix(energy=f"{curve[-1]:.2f}", refresh=False)

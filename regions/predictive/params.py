@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -20,7 +20,7 @@ class Params(RegionParams):
     kind: Literal["predictive"] = "predictive"
     competition: Competition = "lateral"
     factors: int = Field(0, ge=0, le=256)
-    precision: float = Field(1.0, gt=0, le=1e6)
+    precision: Annotated[float, Field(gt=0, le=1e6)] | Literal["auto"] = "auto"   # auto: inherited (cortex.balance)
     context_precision: float = Field(1.0, ge=0, le=1e6)
     sparsity: float = Field(0.0, ge=0, le=1e6)
     inhibition: float = Field(0.0, ge=0, le=1e6)

@@ -19,7 +19,8 @@ seed: 1
 inputs:
   retina: {shape: [8, 8]}
 regions:
-  V1: {kind: predictive, hypotheses: 12, inputs: [retina], competition: lateral, inhibition: 0.1, sparsity: 0.02}
+  V1: {kind: predictive, hypotheses: 12, inputs: [retina], competition: lateral, inhibition: 0.1,
+       precision: 1.0, sparsity: 0.02}
   IT: {kind: predictive, hypotheses: 5, inputs: [V1], competition: softmax, factors: 2, precision: 2.0}
 connections:
   - {from: IT, to: V1, role: context, precision: 0.5}

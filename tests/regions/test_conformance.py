@@ -277,7 +277,7 @@ def design_energy(model, result, stimuli, past=None):
     past_act = None if past is None else past.activity
     total = np.zeros(batch)
     for j, (name, region) in enumerate(model.regions.items()):
-        p, a = spec.regions[name], act[name]
+        p, a = region.p, act[name]          # precision: auto as the region resolved it
         w = {k: b.to_numpy(v).astype(np.float64) for k, v in region.weights.items()}
         X, pi = _assemble(spec, name, "input", stimuli, act, past_act, batch)
         Y, c = _assemble(spec, name, "context", stimuli, act, past_act, batch)

@@ -1,0 +1,72 @@
+"""Health of every region of a settled batch: what tells a deep graph that learns from one that collapsed.
+
+Per region: ``energy_share`` (its share of the summed absolute energy), ``energy_share_per_column`` (the same
+from each region's energy divided by the width of its input, so that a wide sensor and a narrow code compare),
+``spread`` (the mean over hypotheses of the activity's standard deviation across the batch),
+``relative_spread`` (spread over the mean absolute activity), ``active_fraction`` (the share of hypotheses
+whose mean activity reaches 1% of the most active one's) and ``weight_norms`` (the Frobenius norm of each
+learned array). :func:`health_warnings` names each region that looks dead, with the knob to turn.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+CONSTANT = 0.1           # relative spread under which the activity counts as constant across the batch
+SHARE_LOW, SHARE_HIGH = 1e-3, 0.99
+
+
+def region_health(model, result) -> dict:
+    """Region -> its health record (plain floats) from a settled batch ``result`` of ``model``."""
+    b = model.backend
+    energies = {n: abs(float(np.mean(e))) for n, e in _final_energy(result).items()}
+    width = {c.name: max(1, c.d_x) for c in model.compiled.regions}
+    per_col = {n: e / width[n] for n, e in energies.items()}
+    total, total_col = sum(energies.values()) or 1.0, sum(per_col.values()) or 1.0
+    out = {}
+    for n, a in result.activity.items():
+        a = np.asarray(a, dtype=np.float64)
+        spread = float(np.mean(np.std(a, axis=0))) if len(a) > 1 else 0.0
+        mean = np.mean(np.abs(a), axis=0)
+        out[n] = {
+            "energy_share": energies[n] / total,
+            "energy_share_per_column": per_col[n] / total_col,
+            "spread": spread,
+            "relative_spread": spread / max(float(np.mean(mean)), 1e-12),
+            "active_fraction": float(np.mean(mean >= 0.01 * max(float(mean.max()), 1e-12))),
+            "weight_norms": {k: float(np.sqrt(np.sum(b.to_numpy(w).astype(np.float64) ** 2)))
+                             for k, w in model.regions[n].weights.items() if k not in ("L", "active")},
+        }
+    return out
+
+
+def _final_energy(result) -> dict:
+    return {n: (e[-1] if len(e) else 0.0) for n, e in result.region_energy.items()} if result.steps else \
+        {n: 0.0 for n in result.region_energy}
+
+
+def share_ratio(health: dict, key: str = "energy_share_per_column") -> float:
+    """The largest over the smallest energy share of the regions (``inf`` when one holds none)."""
+    shares = [h[key] for h in health.values()]
+    return float(max(shares) / min(shares)) if min(shares) > 0 else float("inf")
+
+
+def health_warnings(health: dict, clamped: tuple = ()) -> list[str]:
+    """One line per region that looks dead, naming it and the knob to turn (``clamped``: regions a teacher held)."""
+    lines, alone = [], len(health) == 1      # a lone region holds all the energy: no share to warn about
+    for n, h in health.items():
+        if n in clamped:
+            continue
+        if h["relative_spread"] < CONSTANT:
+            lines.append(f"region {n!r}: its activity is nearly constant across the batch (relative spread "
+                         f"{h['relative_spread']:.3g}); it ignores the stimulus: the knob is the precision of the "
+                         "levels below the read-out relative to the read-out's (leave them at precision: auto), or "
+                         "learn them first without labels (experiment.schedule: layerwise)")
+        if alone:
+            continue
+        if h["energy_share"] < SHARE_LOW:
+            lines.append(f"region {n!r}: holds {h['energy_share']:.2g} of the energy; its errors do not count: raise "
+                         "its precision")
+        elif h["energy_share"] > SHARE_HIGH:
+            lines.append(f"region {n!r}: holds {h['energy_share']:.3f} of the energy; the other regions do not count:"
+                         " lower its precision or raise theirs (precision: auto)")
+    return lines
