@@ -13,6 +13,8 @@ it off, for the ablation in docs/numerics.md. Below the bound nothing changes. T
   ``pi_max lambda_max(sum_b a_bi s_bi [1, z_bi][1, z_bi]^T) / B`` with ``s_bi`` the largest psi' of that stimulus
   (n eigenproblems of (k + 1) x (k + 1)), one rate for both;
 - linear fields ``W``: ``pi_max lambda_max(a^T a / B)``, bounded by the largest absolute row sum (Gershgorin);
+  with unit rows (``normalize``, the default) the rows return to the sphere after each step, so the step is only
+  kept shorter than a row (``LIMIT`` times the row's unit length);
 - first-guess ``R`` and context ``V`` of a linear region: ``lambda_max(X^T X / B)`` bounded the same way; of a
   softmax region they take cross-entropy steps, whose gradients are bounded, and are left as they are.
 
@@ -58,8 +60,15 @@ def learn(region, state, X, Y) -> None:
     else:
         if p.lr:   # lr 0 freezes W exactly (renormalising unit rows again would drift by rounding)
             eps = region.input_gradient(state, X)
-            rate = _rate(xp, p.lr, region.pi_max * _gram_bound(xp, a), bounded)
-            W = w["W"] + (rate / B) * (a.T @ eps)
+            g = a.T @ eps
+            if p.normalize:
+                # unit rows put W back on the sphere after every step, so only a step longer than a row can do
+                # harm: the curvature bound would only slow learning (a stacked V1 at inherited precision 30
+                # learned nothing useful under it). Each row moves at most its own length.
+                rate = _rate(xp, p.lr, xp.max(xp.sqrt(xp.sum(g * g, axis=1))) / B, bounded)
+            else:
+                rate = _rate(xp, p.lr, region.pi_max * _gram_bound(xp, a), bounded)
+            W = w["W"] + (rate / B) * g
             w["W"] = _unit_rows(xp, W) if p.normalize else W
         if region.lr_rec and not region._masked:
             rate = _rate(xp, region.lr_rec, _gram_bound(xp, X), bounded)
