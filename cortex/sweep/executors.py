@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import traceback
 from typing import Iterable, Iterator
 
+from ..interrupts import RunInterrupted
 from .plan import SweepError
 from .trial import pin_threads, run_trial, run_trial_on_ray
 
@@ -22,6 +24,10 @@ def guarded(task: dict, on_ray: bool = False) -> dict:
     """Run a trial and turn an error into a ``failed`` outcome (the sweep goes on; Ctrl-C is not caught)."""
     try:
         return run_trial_on_ray(task) if on_ray else run_trial(task)
+    except RunInterrupted as exc:
+        if task.get("in_pool"):     # the runner has removed the trial's temporary folder; end without a traceback
+            os._exit(exc.exit_code)
+        raise
     except Exception as exc:     # noqa: BLE001 -- any failure of one trial is reported, not fatal to the sweep
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return {"name": task["name"], "status": "failed", "seconds": 0.0, "error": last}
@@ -68,7 +74,7 @@ def run_pool(tasks: Iterable[dict], workers: int = 2, **_) -> Iterator[dict]:
     ctx = multiprocessing.get_context("spawn")
     pool = ctx.Pool(processes=min(workers, max(1, len(tasks))), initializer=_init_worker, initargs=(1,))
     try:
-        yield from pool.imap_unordered(guarded, tasks)
+        yield from pool.imap_unordered(guarded, [{**task, "in_pool": True} for task in tasks])
         pool.close()
         pool.join()
     finally:

@@ -185,10 +185,11 @@ def make_trials(base: dict, seeds: list[int] | None, items, random: int | None =
         ranged = next(s.arg for s in settings if s.range)
         raise SweepError(f"--set {ranged!r}: a range is drawn from in random search only; add --random K "
                          "or list the values (e.g. 0.5,1,2)")
-    for s in settings:                      # each value alone first, so an error names its own --set
-        for value in s.choices or (s.range.draw(np.random.default_rng(0)),):
-            validate(base, {".".join(s.path): value}, f"--set {s.arg}")
     keys = [".".join(s.path) for s in settings]
+    first = {k: s.choices[0] if s.choices else s.range.low for k, s in zip(keys, settings)}
+    for key, s in zip(keys, settings):      # each value with the others at their first, so an error names its --set
+        for value in s.choices or (s.range.draw(np.random.default_rng(0)),):
+            validate(base, {**first, key: value}, f"--set {s.arg}")
     if random is None:
         points = [dict(zip(keys, combo)) for combo in itertools.product(*(s.choices for s in settings))]
     else:
