@@ -147,6 +147,47 @@ def sweep(graph, out, seeds, settings, random, random_seed, workers, executor, a
 
 @cli.command()
 @click.argument("graph")
+@click.option("--figure", required=True, help="The number to optimise, by its dotted name in results.json "
+                                              "(e.g. accuracy.clean.model, as summary.json names it).")
+@click.option("--minimize", is_flag=True, help="Lower is better [default: higher is better].")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUES", required=True,
+              help="The search space, one key each: choices (regions.IT.factors=4,8,16; a region set to null is "
+                   "removed) or ranges uniform(A,B), loguniform(A,B), randint(A,B). Repeatable.")
+@click.option("--seeds", default="0-2", show_default=True, help="Seeds every configuration is measured at.")
+@click.option("--trials", type=click.IntRange(1), default=20, show_default=True, help="Optuna trials.")
+@click.option("--random-seed", type=click.IntRange(0), default=0, help="Seed of Optuna's sampler.")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True,
+              help="Folder: trials/ (one run per configuration and seed), search.json, best.yaml.")
+def search(graph, figure, minimize, settings, seeds, trials, random_seed, out):
+    """Optuna search over GRAPH's parameters and structure, on the validation split, pruning poor trials.
+
+    The shipped graph is measured first; the winner, if it beats it on validation, is run once on the test
+    split (the only test figure reported) and written as OUT/best.yaml.
+    """
+    from .interrupts import RunInterrupted
+    from .sweep import parse_seeds
+    from .sweep.search import search as run_search
+
+    try:
+        result = run_search(graph, out, figure=figure, settings=settings, seeds=parse_seeds(seeds), trials=trials,
+                            direction="minimize" if minimize else "maximize", random_seed=random_seed)
+    except RunInterrupted as exc:
+        raise _Stopped(exc) from None
+    ship, best = result["shipped_validation"], result["best"]
+    click.echo(f"shipped: {figure} on validation {ship['mean']:.4g} (seeds {result['seeds']})")
+    click.echo(f"best: {figure} on validation {best['validation']['mean']:.4g} with "
+               + ", ".join(f"{k}={v}" for k, v in best["settings"].items()))
+    if best["test"] is None:
+        click.echo("the best configuration does not beat the shipped graph on validation; no test figure is reported")
+    else:
+        t = best["test"]
+        ci = f" [{t['ci95'][0]:.4g}, {t['ci95'][1]:.4g}]" if t["ci95"] else ""
+        click.echo(f"winner on test: {figure} {t['mean']:.4g}{ci} (n={t['n']}); graph: {result['best_graph']}")
+    click.echo(f"search: {Path(out) / 'search.json'}")
+
+
+@cli.command()
+@click.argument("graph")
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
               help="File to write [default: graph.png, or graph.html with --html].")
 @click.option("--html", is_flag=True, help="Write an interactive page (pan, zoom, hover for parameters) instead of a "

@@ -11,6 +11,8 @@ Syntax of ``--set KEY=VALUES``:
   a bare key (``trials``) is a key of the ``experiment:`` block, as for ``cortex run --set``;
 - ``VALUES`` is one value or a comma-separated list of choices, each read as YAML (``0.5,1,2``;
   brackets keep a list whole: ``contrasts=[0.5,1],[1,2]``);
+- ``regions.X=null`` leaves region X out (its value may also be a whole mapping, so a region can be
+  added or removed as a choice);
 - for random search (``--random K``) also ``uniform(A,B)``, ``loguniform(A,B)`` or ``randint(A,B)``
   (``B`` included).
 """
@@ -156,7 +158,10 @@ def apply(data: dict, settings: dict) -> dict:
                 where = ".".join(path[:depth + 1])
                 raise SweepError(f"the graph has no mapping {where!r} (keys there: {known})")
             node = nxt
-        node[path[-1]] = value
+        if value is None and path[0] == "regions" and len(path) == 2:
+            node.pop(path[-1], None)        # regions.X=null: region X left out (a structure search drops a level)
+        else:
+            node[path[-1]] = value
     return out
 
 
