@@ -6,7 +6,8 @@ searches connections, and a region set to ``null`` is removed, so a level can co
 ``loguniform`` and ``randint`` are ranges. Every configuration is run with ``evaluate_on: validation``
 at each seed in turn; after each seed Optuna sees the running mean of the named figure, and the median
 pruner stops a configuration whose running mean is worse than the median of earlier ones at the same
-seed. The shipped configuration is measured the same way first, as the bar to beat. Only the winner is
+seed. The shipped configuration is measured the same way first, as the bar to beat (a key given one
+choice, such as ``baselines=false``, is fixed for it too). Only the winner is
 then run on the test split (same seeds), and its graph is written as ``best.yaml``.
 """
 from __future__ import annotations
@@ -78,13 +79,14 @@ def search(graph, out, *, figure: str, settings, seeds: list[int], trials: int =
     for key, s in zip(keys, space):
         for value in s.choices or (s.range.low, s.range.high):
             validate(base, {key: value}, f"--set {s.arg}")
+    fixed = {key: s.choices[0] for key, s in zip(keys, space) if s.range is None and len(s.choices) == 1}
     out = Path(out)
     (out / "trials").mkdir(parents=True, exist_ok=True)
     sign = 1 if direction == "maximize" else -1
     common = dict(seeds=seeds, figure=figure, out=out, graph=spec.name, graph_file=str(path))
 
     with interrupts.interruptible():
-        shipped = _measure(base, {}, split="validation", **common)
+        shipped = _measure(base, fixed, split="validation", **common)     # one-choice keys hold for the bar too
         echo(f"search: shipped graph, {figure} on validation = {np.mean(shipped):.4g} (seeds {seeds})")
         records = []
 
@@ -125,7 +127,7 @@ def search(graph, out, *, figure: str, settings, seeds: list[int], trials: int =
         test = _measure(base, best_plain, split="test", **common) if beats else None
     result = {
         "graph": spec.name, "figure": figure, "direction": direction, "seeds": seeds, "space": list(settings),
-        "shipped_validation": {**stats(shipped), "values": shipped},
+        "fixed": fixed, "shipped_validation": {**stats(shipped), "values": shipped},
         "best": {"settings": best["settings"], "validation": {**stats(best["validation"]), "values": best["validation"]},
                  "beats_shipped_on_validation": bool(beats),
                  "test": None if test is None else {**stats(test), "values": test}},

@@ -209,3 +209,35 @@ def test_address_runs_the_sweep_on_a_running_ray_cluster(tmp_path):
             head.wait(timeout=60)
         except subprocess.TimeoutExpired:
             head.kill()
+
+
+def test_search_refuses_an_experiment_without_a_validation_split(tmp_path):
+    from cortex.sweep.search import search
+
+    with pytest.raises(SweepError, match="no validation split"):
+        search("rivalry", tmp_path / "s", figure="durations.cv", settings=["regions.P.noise=0.5,1"], seeds=[0])
+
+
+@pytest.mark.slow
+def test_search_prunes_measures_the_bar_and_tests_only_the_winner(tmp_path):
+    """A tiny digits search: IT with 1 factor (the bar) against 1 or 8 factors; 8 wins on validation."""
+    from cortex.sweep.search import search
+
+    graph = tmp_path / "digits1.yaml"
+    import yaml
+
+    data = load_spec(graph_path("digits")).to_dict()
+    data["regions"]["IT"]["factors"] = 1
+    graph.write_text(yaml.safe_dump(data))
+    result = search(str(graph), tmp_path / "s", figure="accuracy.clean.model", seeds=[0, 1], trials=4,
+                    settings=["baselines=false", "epochs=1", "few_shot_epochs=2", "regions.IT.factors=1,8"])
+    states = [r["state"] for r in result["trials"]]
+    assert len(states) == 4 and set(states) <= {"complete", "pruned"}
+    best = result["best"]
+    assert best["settings"]["regions.IT.factors"] == 8 and best["beats_shipped_on_validation"]
+    assert best["validation"]["mean"] > result["shipped_validation"]["mean"]
+    assert best["test"]["n"] == 2
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "s").glob("trials/*/results.json")]
+    tested = [r for r in runs if r["split"]["evaluated_on"] == "test"]
+    assert len(tested) == 2 and all(r["provenance"]["spec"]["regions"]["IT"]["factors"] == 8 for r in tested)
+    assert load_spec(tmp_path / "s" / "best.yaml").regions["IT"].factors == 8
