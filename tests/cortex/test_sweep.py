@@ -6,7 +6,6 @@ the --address path against a `ray start --head` this test starts and stops.
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -180,14 +179,13 @@ def test_ctrl_c_during_a_sweep_exits_130_and_the_rerun_finishes_it(tmp_path, wor
 
 @pytest.mark.slow
 def test_address_runs_the_sweep_on_a_running_ray_cluster(tmp_path):
-    ray_bin = Path(sys.executable).with_name("ray")
-    if not ray_bin.exists() or shutil.which(str(ray_bin)) is None:
-        pytest.skip("ray is not installed (pip install -e \".[cluster]\")")
+    pytest.importorskip("ray", reason='Ray is not installed (pip install -e ".[cluster]")')
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]       # the `ray` command, wherever Ray is installed
     port = 6390 + os.getpid() % 200
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
     # --block: this one process owns the head; ending it ends only the Ray processes it started (not
     # another user's Ray, which `ray stop` would end too).
-    head = subprocess.Popen([str(ray_bin), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+    head = subprocess.Popen([*ray_cli, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
                              "--include-dashboard=false", "--disable-usage-stats"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
