@@ -239,3 +239,14 @@ def test_search_prunes_measures_the_bar_and_tests_only_the_winner(tmp_path):
     tested = [r for r in runs if r["split"]["evaluated_on"] == "test"]
     assert len(tested) == 2 and all(r["provenance"]["spec"]["regions"]["IT"]["factors"] == 8 for r in tested)
     assert load_spec(tmp_path / "s" / "best.yaml").regions["IT"].factors == 8
+
+
+def test_a_worker_pins_its_blas_threads_to_its_cpus():
+    code = ("from cortex.sweep.trial import pin_threads; import numpy, os; from threadpoolctl import threadpool_info; "
+            "pin_threads(2); print(os.environ['OPENBLAS_NUM_THREADS'], "
+            "sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OPENBLAS_NUM_THREADS": "4"})
+    assert done.returncode == 0, done.stderr
+    env, threads = done.stdout.split(" ", 1)
+    assert env == "2" and json.loads(threads) == [2]          # was 4 from the environment
