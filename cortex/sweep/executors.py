@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
+import threading
 import traceback
 from typing import Iterable, Iterator
 
@@ -92,11 +94,15 @@ def run_ray(tasks: Iterable[dict], workers: int = 2, address: str | None = None,
         kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
         if address is None:
             kwargs["num_cpus"] = max(workers * cpus_per_trial, cpus_per_trial)
+        term = signal.getsignal(signal.SIGTERM)
         try:
             ray.init(address=address, **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise SweepError(f"--address {address}: cannot connect to a Ray cluster there ({exc}); start one with "
                              "`ray start --head` and pass the address it prints") from None
+        finally:
+            if term is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, term)     # ray.init puts in sys.exit(15); SIGTERM stays exit 143
     remote = ray.remote(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial, max_retries=0)(guarded)
     queue, running = list(tasks), {}
     try:
