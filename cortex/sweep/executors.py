@@ -96,7 +96,7 @@ def run_ray(tasks: Iterable[dict], workers: int = 2, address: str | None = None,
             kwargs["num_cpus"] = max(workers * cpus_per_trial, cpus_per_trial)
         term = signal.getsignal(signal.SIGTERM)
         try:
-            ray.init(address=address, **kwargs)
+            ray.init(address=address or "local", **kwargs)    # "local": a new instance, not some cluster found running
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise SweepError(f"--address {address}: cannot connect to a Ray cluster there ({exc}); start one with "
                              "`ray start --head` and pass the address it prints") from None

@@ -250,3 +250,20 @@ def test_a_worker_pins_its_blas_threads_to_its_cpus():
     assert done.returncode == 0, done.stderr
     env, threads = done.stdout.split(" ", 1)
     assert env == "2" and json.loads(threads) == [2]          # was 4 from the environment
+
+
+@pytest.mark.slow
+def test_two_workers_on_a_local_ray_and_a_rerun_that_starts_nothing(tmp_path):
+    """The issue's own check: `cortex sweep rivalry --seeds 0-3 --workers 2 --out DIR`, then the same again."""
+    pytest.importorskip("ray", reason='Ray is not installed (pip install -e ".[cluster]")')
+    args = [sys.executable, "-m", "cortex.cli", "sweep", "rivalry", "--seeds", "0-3", *TINY, "--workers", "2",
+            "--out", str(tmp_path / "sw")]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    first = subprocess.run(args, capture_output=True, text=True, env=env, timeout=400)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads((tmp_path / "sw" / "summary.json").read_text())
+    assert summary["executor"] == "ray" and summary["trials"] == 4
+    assert summary["figures"]["durations.cv"]["n"] == 4 and len(summary["figures"]["durations.cv"]["ci95"]) == 2
+    again = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert again.returncode == 0 and "4 of 4 trials already finished" in again.stderr
+    assert "Started a local Ray instance" not in again.stderr      # nothing left to run, so no Ray to start
