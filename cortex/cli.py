@@ -141,6 +141,92 @@ def _settings(settings) -> dict:
 
 @cli.command()
 @click.argument("graph")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True,
+              help="Folder of the sweep: trials/<trial>/ per trial, summary.json, summary.md, summary.png. "
+                   "Rerun into the same folder to resume.")
+@click.option("--seeds", default=None, metavar="SEEDS", help="Seeds to run, e.g. 0-4 or 0,2,7 [default: the graph's seed].")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUES",
+              help="A dotted graph key and its choices, e.g. --set regions.P.noise=0.5,1,2 (a bare key is an "
+                   "experiment key); with --random also uniform(A,B), loguniform(A,B), randint(A,B). Repeatable.")
+@click.option("--random", "random", type=click.IntRange(1), default=None, metavar="K",
+              help="Random search: K draws from the --set choices and ranges (each at every seed) instead of the grid.")
+@click.option("--random-seed", type=click.IntRange(0), default=0, help="Seed of the random draws (same seed, same trials).")
+@click.option("--workers", type=click.IntRange(1), default=1, help="Trials at once [1: one after another here].")
+@click.option("--executor", type=click.Choice(["auto", "ray", "pool", "serial"]), default="auto",
+              help="Where trials run: auto = Ray if installed (else a process pool); serial with --workers 1.")
+@click.option("--address", default=None, help="Address of a running Ray cluster (ray start --head prints it).")
+@click.option("--gpus-per-trial", type=click.FloatRange(0), default=0.0, help="GPUs Ray reserves per trial (with --backend auto).")
+@click.option("--backend", type=click.Choice(["numpy", "cupy", "auto"]), default=None, help="Override every trial's backend.")
+@click.option("--quiet", is_flag=True, help="No progress bar or lines; just the summary.")
+def sweep(graph, out, seeds, settings, random, random_seed, workers, executor, address, gpus_per_trial, backend, quiet):
+    """Run GRAPH's experiment at every seed and --set choice (or --random draws) and summarise its figures.
+
+    Each trial is one run in its own folder under OUT/trials/, written whole or not at all; a rerun skips
+    finished trials. OUT/summary.json holds every numeric figure's mean, std, 95% interval and n.
+    Ctrl-C stops with exit status 130, keeping the finished trials.
+    """
+    from .interrupts import RunInterrupted
+    from .sweep import parse_seeds, sweep as run_sweep
+    from .sweep.summary import headline, table
+
+    try:
+        summary = run_sweep(graph, out, seeds=parse_seeds(seeds), settings=settings, workers=workers, executor=executor,
+                            address=address, random=random, random_seed=random_seed, backend=backend,
+                            gpus_per_trial=gpus_per_trial, progress=not quiet)
+    except RunInterrupted as exc:
+        raise _Stopped(exc) from None
+    click.echo(table(summary, headline(summary)[:20]), nl=False)
+    for f in summary["failed"]:
+        click.echo(f"failed: {f['trial']} ({f['group']}, seed {f['seed']}): {f['error']}", err=True)
+    click.echo(f"summary: {Path(out) / 'summary.json'} ({summary['trials']} of {summary['planned']} trials); "
+               f"table: {Path(out) / 'summary.md'}")
+    if summary["failed"]:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("graph")
+@click.option("--figure", required=True, help="The number to optimise, by its dotted name in results.json "
+                                              "(e.g. accuracy.clean.model, as summary.json names it).")
+@click.option("--minimize", is_flag=True, help="Lower is better [default: higher is better].")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUES", required=True,
+              help="The search space, one key each: choices (regions.IT.factors=4,8,16; a region set to null is "
+                   "removed) or ranges uniform(A,B), loguniform(A,B), randint(A,B). Repeatable.")
+@click.option("--seeds", default="0-2", show_default=True, help="Seeds every configuration is measured at.")
+@click.option("--trials", type=click.IntRange(1), default=20, show_default=True, help="Optuna trials.")
+@click.option("--random-seed", type=click.IntRange(0), default=0, help="Seed of Optuna's sampler.")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True,
+              help="Folder: trials/ (one run per configuration and seed), search.json, best.yaml.")
+def search(graph, figure, minimize, settings, seeds, trials, random_seed, out):
+    """Optuna search over GRAPH's parameters and structure, on the validation split, pruning poor trials.
+
+    The shipped graph is measured first; the winner, if it beats it on validation, is run once on the test
+    split (the only test figure reported) and written as OUT/best.yaml.
+    """
+    from .interrupts import RunInterrupted
+    from .sweep import parse_seeds
+    from .sweep.search import search as run_search
+
+    try:
+        result = run_search(graph, out, figure=figure, settings=settings, seeds=parse_seeds(seeds), trials=trials,
+                            direction="minimize" if minimize else "maximize", random_seed=random_seed)
+    except RunInterrupted as exc:
+        raise _Stopped(exc) from None
+    ship, best = result["shipped_validation"], result["best"]
+    click.echo(f"shipped: {figure} on validation {ship['mean']:.4g} (seeds {result['seeds']})")
+    click.echo(f"best: {figure} on validation {best['validation']['mean']:.4g} with "
+               + ", ".join(f"{k}={v}" for k, v in best["settings"].items()))
+    if best["test"] is None:
+        click.echo("the best configuration does not beat the shipped graph on validation; no test figure is reported")
+    else:
+        t = best["test"]
+        ci = f" [{t['ci95'][0]:.4g}, {t['ci95'][1]:.4g}]" if t["ci95"] else ""
+        click.echo(f"winner on test: {figure} {t['mean']:.4g}{ci} (n={t['n']}); graph: {result['best_graph']}")
+    click.echo(f"search: {Path(out) / 'search.json'}")
+
+
+@cli.command()
+@click.argument("graph")
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
               help="File to write [default: graph.png, or graph.html with --html].")
 @click.option("--html", is_flag=True, help="Write an interactive page (pan, zoom, hover for parameters) instead of a "

@@ -1,0 +1,125 @@
+"""Where a sweep's trials run: one after another here, a local process pool, or Ray (local or a cluster).
+
+Each executor is a generator of trial outcomes in the order they finish, and cleans up in ``finally``:
+on Ctrl-C the driver's :class:`cortex.interrupts.RunInterrupted` passes through it, the pool's workers
+are terminated (their unfinished trial folders are removed by the runner or, if killed outright, by the
+next run), Ray's tasks are cancelled and a Ray instance this sweep started is shut down.
+"""
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import threading
+import traceback
+from typing import Iterable, Iterator
+
+from ..interrupts import RunInterrupted
+from .plan import SweepError
+from .trial import pin_threads, run_trial, run_trial_on_ray
+
+INSTALL_RAY = 'pip install -e ".[cluster]"'
+
+
+def guarded(task: dict, on_ray: bool = False) -> dict:
+    """Run a trial and turn an error into a ``failed`` outcome (the sweep goes on; Ctrl-C is not caught)."""
+    try:
+        return run_trial_on_ray(task) if on_ray else run_trial(task)
+    except RunInterrupted as exc:
+        if task.get("in_pool"):     # the runner has removed the trial's temporary folder; end without a traceback
+            os._exit(exc.exit_code)
+        raise
+    except Exception as exc:     # noqa: BLE001 -- any failure of one trial is reported, not fatal to the sweep
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return {"name": task["name"], "status": "failed", "seconds": 0.0, "error": last}
+
+
+def ray_available() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def choose(executor: str, workers: int, address: str | None) -> str:
+    """``auto``: Ray when it is installed (or an address is given), else the process pool; one worker runs here."""
+    if executor == "auto":
+        if address is not None:
+            executor = "ray"
+        elif workers <= 1:
+            executor = "serial"
+        else:
+            executor = "ray" if ray_available() else "pool"
+    if executor == "ray" and not ray_available():
+        raise SweepError(f"--executor ray{' (implied by --address)' if address else ''}: Ray is not installed; "
+                         f"install it with {INSTALL_RAY}, or use --executor pool for a local process pool")
+    if address is not None and executor != "ray":
+        raise SweepError(f"--address {address}: a cluster address needs Ray (--executor ray), not --executor {executor}")
+    return executor
+
+
+def run_serial(tasks: Iterable[dict], workers: int = 1, **_) -> Iterator[dict]:
+    """Every trial in this process, one after another (``--workers 1``; the baseline a pool is measured against)."""
+    for task in tasks:
+        yield guarded(task)
+
+
+def _init_worker(cpus: int) -> None:
+    pin_threads(cpus)
+
+
+def run_pool(tasks: Iterable[dict], workers: int = 2, **_) -> Iterator[dict]:
+    """Trials in ``workers`` fresh processes (spawned, one BLAS thread each); no Ray needed."""
+    tasks = list(tasks)
+    ctx = multiprocessing.get_context("spawn")
+    pool = ctx.Pool(processes=min(workers, max(1, len(tasks))), initializer=_init_worker, initargs=(1,))
+    try:
+        yield from pool.imap_unordered(guarded, [{**task, "in_pool": True} for task in tasks])
+        pool.close()
+        pool.join()
+    finally:
+        pool.terminate()      # no-op after close/join; on Ctrl-C or an error it stops the workers now
+        pool.join()
+
+
+def run_ray(tasks: Iterable[dict], workers: int = 2, address: str | None = None, cpus_per_trial: float = 1,
+            gpus_per_trial: float = 0, **_) -> Iterator[dict]:
+    """Trials as Ray tasks, at most ``workers`` in flight; a local Ray instance unless ``address`` names a cluster."""
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        if address is None:
+            kwargs["num_cpus"] = max(workers * cpus_per_trial, cpus_per_trial)
+        term = signal.getsignal(signal.SIGTERM)
+        try:
+            ray.init(address=address or "local", **kwargs)    # "local": a new instance, not some cluster found running
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise SweepError(f"--address {address}: cannot connect to a Ray cluster there ({exc}); start one with "
+                             "`ray start --head` and pass the address it prints") from None
+        finally:
+            if term is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, term)     # ray.init puts in sys.exit(15); SIGTERM stays exit 143
+    remote = ray.remote(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial, max_retries=0)(guarded)
+    queue, running = list(tasks), {}
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                task = queue.pop(0)
+                running[remote.remote(task, True)] = task
+            done, _ = ray.wait(list(running), num_returns=1)
+            for ref in done:
+                running.pop(ref)
+                yield ray.get(ref)
+    finally:
+        for ref in running:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
+
+
+EXECUTORS = {"serial": run_serial, "pool": run_pool, "ray": run_ray}
