@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import interrupts
 from ..atomic import atomic_write
+from .executors import INSTALL_RAY
 from .plan import SweepError, Trial, parse_setting, validate
 from .summary import flatten, stats
 from .trial import run_trial
@@ -62,7 +63,10 @@ def _measure(base, settings, seeds, figure, out, split, graph, graph_file, repor
 def search(graph, out, *, figure: str, settings, seeds: list[int], trials: int = 20, direction: str = "maximize",
            random_seed: int = 0, echo: Callable[[str], None] | None = None) -> dict:
     """Optuna over ``settings`` (the search space) optimising ``figure`` on validation; returns ``search.json``'s data."""
-    import optuna
+    try:
+        import optuna
+    except ImportError:
+        raise SweepError(f"cortex search needs Optuna, which is not installed: {INSTALL_RAY}") from None
 
     from ..runner import resolve_spec
 
