@@ -67,6 +67,9 @@ def run_serial(tasks: Iterable[dict], workers: int = 1, **_) -> Iterator[dict]:
 
 
 def _init_worker(cpus: int) -> None:
+    # Ctrl-C at a terminal reaches the whole process group: the parent alone handles it (and ends the pool), so
+    # the workers do not each print a KeyboardInterrupt traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     pin_threads(cpus)
 
 
