@@ -4,12 +4,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, WrapValidator, model_validator
 
 from cortex.region import Adaptation, Competition, ErrorKind, RegionParams
 from cortex.units import StepsOrTime, is_clocked
 
 from .recruit import Recruit
+
+
+def _one_precision_error(value, handler):
+    """One message for the number-or-'auto' union, not one per member (pydantic reports each alternative)."""
+    try:
+        return handler(value)
+    except ValidationError:
+        raise ValueError("input should be greater than 0 and at most 1e6, or 'auto'") from None
 
 
 class Params(RegionParams):
@@ -20,7 +28,8 @@ class Params(RegionParams):
     kind: Literal["predictive"] = "predictive"
     competition: Competition = "lateral"
     factors: int = Field(0, ge=0, le=256)
-    precision: Annotated[float, Field(gt=0, le=1e6)] | Literal["auto"] = "auto"   # auto: inherited (cortex.balance)
+    precision: Annotated[Annotated[float, Field(gt=0, le=1e6)] | Literal["auto"],
+                         WrapValidator(_one_precision_error)] = "auto"   # auto: inherited (cortex.balance)
     context_precision: float = Field(1.0, ge=0, le=1e6)
     sparsity: float = Field(0.0, ge=0, le=1e6)
     inhibition: float = Field(0.0, ge=0, le=1e6)

@@ -356,7 +356,7 @@ def test_valid_file_gives_typed_objects_with_defaults(tmp_path):
     v1, it = spec.regions["V1"], spec.regions["IT"]
     assert type(v1) is PredictiveParams and type(it) is PredictiveParams
     assert (v1.kind, v1.hypotheses, v1.inputs, v1.sparsity) == ("predictive", 16, ["retina"], 0.1)
-    assert (v1.competition, v1.lr, v1.precision, v1.factors, v1.teacher, v1.noise) == ("lateral", 0.05, 1.0, 0, None, 0.0)
+    assert (v1.competition, v1.lr, v1.precision, v1.factors, v1.teacher, v1.noise) == ("lateral", 0.05, "auto", 0, None, 0.0)
     assert (it.competition, it.factors, it.teacher) == ("softmax", 2, "label")
     assert it.adaptation == Adaptation(strength=0.2, tau=20.0)
     assert spec.settle == SettleSpec(steps=20, rate=0.5, tol=1e-4, check_every=10)
