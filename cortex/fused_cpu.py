@@ -7,15 +7,13 @@ Used through :meth:`cortex.ops.Ops.residual_pull` when ``Ops.jit`` is on; built 
 """
 from __future__ import annotations
 
-_KERNELS = None
+import functools
 
 
+@functools.cache
 def kernels():
     """The compiled kernels (numba imported on first call)."""
-    global _KERNELS
-    if _KERNELS is None:
-        _KERNELS = _build()
-    return _KERNELS
+    return _build()
 
 
 def _build():

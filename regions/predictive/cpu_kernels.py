@@ -14,6 +14,8 @@ float32 (a Python float would promote it). ``mode`` is a small int array of swit
 """
 from __future__ import annotations
 
+import functools
+
 # positions in the per-member parameter rows ``par`` (G, len(PAR)) and in the switches ``mode``
 PAR = ("eta", "sqrt_eta", "sparsity", "cp", "inhibition", "c_lat", "pi_q", "cauchy2_q", "rho", "sqrt_1_rho2",
        "strength", "tau", "one", "half")
@@ -22,16 +24,13 @@ MODE = ("external", "lateral", "prior", "noise", "xi_fresh", "adapt", "activity"
 2 uniform c (S - a); prior: 0/1; noise: 0 none, 1 Langevin N, 2 coloured (xi <- rho xi + sqrt(1 - rho^2) N);
 xi_fresh: the coloured drive starts as N; adapt: fatigue on; activity: write the activity terms of the energy."""
 
-_KERNELS = None
 _CACHE = True
 
 
+@functools.cache
 def kernels():
     """The compiled kernels (numba imported and the functions jitted on first call; compiled per dtype on first use)."""
-    global _KERNELS
-    if _KERNELS is None:
-        _KERNELS = _build()
-    return _KERNELS
+    return _build()
 
 
 def _build():
