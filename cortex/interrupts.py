@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from typing import Iterator
 
@@ -55,16 +56,29 @@ def interruptible() -> Iterator[None]:
         yield
         return
     previous = {s: signal.getsignal(s) for s in SIGNALS}
-    outer = _pending
+    outer, hook = _pending, sys.unraisablehook
     for s in SIGNALS:
         signal.signal(s, _handler)
+    sys.unraisablehook = _quiet_unraisable(hook)
     try:
         yield
         check()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        sys.unraisablehook = hook
         _pending = outer
+
+
+def _quiet_unraisable(hook):
+    """A signal that lands inside a callback Python cannot raise from (a weakref callback, a ``__del__``) is
+    printed as "Exception ignored in ..." with a traceback; it is already remembered and :func:`check` raises it
+    again, so that print is noise. Everything else goes to ``hook``."""
+    def quiet(unraisable):
+        if isinstance(unraisable.exc_value, RunInterrupted):
+            return
+        hook(unraisable)
+    return quiet
 
 
 def check() -> None:

@@ -199,3 +199,30 @@ def test_the_interrupt_message_survives_a_library_redirecting_stderr():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "interrupted by SIGINT: kept\n"
+
+
+def test_an_interrupt_inside_a_weakref_callback_is_not_printed_and_check_raises_it(monkeypatch):
+    """A Ctrl-C that lands in a callback Python cannot raise from would print "Exception ignored ... Traceback";
+    it is remembered instead, and the run still ends with it."""
+    import gc
+    import weakref
+
+    from cortex import interrupts
+
+    seen = []
+    record = seen.append
+    monkeypatch.setattr(sys, "unraisablehook", record)
+
+    class Thing:
+        pass
+
+    with pytest.raises(interrupts.RunInterrupted) as info:
+        with interrupts.interruptible():
+            thing = Thing()
+            ref = weakref.ref(thing, lambda _: interrupts._handler(signal.SIGINT, None))   # as the signal would
+            del thing
+            gc.collect()
+            assert ref() is None
+    assert info.value.exit_code == 130
+    assert seen == []                                   # nothing reached the printing hook
+    assert sys.unraisablehook is record                 # and the hook is restored after the block
