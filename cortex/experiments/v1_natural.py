@@ -97,7 +97,8 @@ class V1Natural(Experiment):
                 dl.partial_fit(X[order[i:i + p.batch_size]])
                 seen += len(order[i:i + p.batch_size])
                 if time.perf_counter() - start >= budget:
-                    return {"estimator": dl, "seconds": time.perf_counter() - start, "patches": seen, "alpha": alpha}
+                    return {"estimator": dl, "seconds": time.perf_counter() - start, "budget_seconds": budget,
+                            "patches": seen, "alpha": alpha}
 
     def evaluate(self, data: dict, trained: dict) -> dict:
         p, shape, model = self.p, self.shape, trained["model"]
@@ -124,7 +125,7 @@ class V1Natural(Experiment):
             out["baseline"] = {k: v for k, v in theirs.items() if not k.startswith("_")} | {
                 "heldout_relative_error": float(np.mean((X - code @ D) ** 2) / np.mean(X ** 2)),
                 "active_fraction": float(np.mean(np.abs(code) > 1e-6)), "seconds": b["seconds"],
-                "patches": b["patches"], "alpha": b["alpha"], "method": "sklearn MiniBatchDictionaryLearning"}
+                "budget_seconds": b["budget_seconds"], "patches": b["patches"], "alpha": b["alpha"], "method": "sklearn MiniBatchDictionaryLearning"}
             out["_baseline_fields"] = D
             out["_shares"]["MiniBatchDictionaryLearning"] = theirs
         return out
