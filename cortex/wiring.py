@@ -174,12 +174,7 @@ class Env:
 
     def x_key(self, j) -> int:
         """A number that changes whenever region j's input X may have changed (sum of its sources' versions)."""
-        w = self._x[j]
-        if w is None or isinstance(w, InputAlias):
-            return 0
-        if isinstance(w, RegionAlias):
-            return self.version[w.region]
-        return self._key(w)
+        return self._wire_key(self._x[j])
 
     def x_fixed(self, j) -> bool:
         """Whether region j's X cannot change during this call (inputs and past frames only): ``x_key`` stays 0."""
@@ -188,7 +183,9 @@ class Env:
 
     def y_key(self, j) -> int:
         """As :meth:`x_key`, for region j's context Y."""
-        w = self._y[j]
+        return self._wire_key(self._y[j])
+
+    def _wire_key(self, w) -> int:
         if w is None or isinstance(w, InputAlias):
             return 0
         if isinstance(w, RegionAlias):
