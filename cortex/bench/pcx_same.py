@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from .pcx_w1 import ChildWorker
+
 
 def arrays_of(model, stimuli: dict) -> dict:
     """The engine's W1 (weights, hyper-parameters, stimuli, a step size) as arrays for :func:`build`."""
@@ -158,51 +160,34 @@ def build(arrays: dict):
     return settle, (lambda: e0)
 
 
-class Worker:
+class Worker(ChildWorker):
     """This network in a child process (as :class:`.pcx_w1.Worker`, for the same reasons): ``times()`` runs
     T=20 and T=100 there; ``compile`` holds the compile times and the energy at the first guess."""
 
+    name = "PCX (same math)"
+
     def __init__(self, arrays: dict, threads: int | None = None):
         import os
-        import subprocess
         import tempfile
 
-        from .pcx_w1 import xla_flags
-
-        env = dict(os.environ, JAX_PLATFORMS="cpu")
-        flags = xla_flags(threads)
-        if flags:
-            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + flags).strip()
-            env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
         fd, self.path = tempfile.mkstemp(suffix=".npz", prefix="cortex-pcx-")
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
-        self.proc = subprocess.Popen([sys.executable, "-m", "cortex.bench.pcx_same", self.path], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._start("cortex.bench.pcx_same", self.path, threads)
         try:
             self.compile = self._read()
         except RuntimeError:
             self.close()
             raise
 
-    def _read(self) -> dict:
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the PCX (same math) worker stopped (exit status {self.proc.wait()})")
-        return json.loads(line)
-
     def times(self) -> dict:
         """Wall seconds ("20", "100") and the worker's CPU seconds ("cpu20", "cpu100") of T=20 and T=100."""
-        self.proc.stdin.write("time\n")
-        self.proc.stdin.flush()
-        return self._read()
+        return self._times()
 
     def close(self) -> None:
         import os
 
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=60)
+        super().close()
         if os.path.exists(self.path):
             os.remove(self.path)
 

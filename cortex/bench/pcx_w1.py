@@ -123,35 +123,48 @@ def xla_flags(threads: int | None) -> str:
     return f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
 
 
-class Worker:
-    """PCX's W1 in a child process: ``times()`` runs T=20 and T=100 there and returns their seconds."""
+class ChildWorker:
+    """A PCX network served by a child process (``python -m MODULE ARG``) that prints its compile record, then
+    one JSON line of times per ``time`` request; the environment pins XLA and BLAS to ``threads``."""
 
-    def __init__(self, batch: int, threads: int | None = None):
+    name = "PCX"
+
+    def _start(self, module: str, arg: str, threads: int | None) -> None:
         env = dict(os.environ, JAX_PLATFORMS="cpu")
         flags = xla_flags(threads)
         if flags:
             env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + flags).strip()
             env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
-        self.proc = subprocess.Popen([sys.executable, "-m", "cortex.bench.pcx_w1", str(batch)], env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", module, arg], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.compile = self._read()
 
     def _read(self) -> dict:
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"the PCX worker stopped (exit status {self.proc.wait()})")
+            raise RuntimeError(f"the {self.name} worker stopped (exit status {self.proc.wait()})")
         return json.loads(line)
 
-    def times(self) -> tuple[float, float]:
+    def _times(self) -> dict:
         self.proc.stdin.write("time\n")
         self.proc.stdin.flush()
-        t = self._read()
-        return t["20"], t["100"]
+        return self._read()
 
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.stdin.close()
             self.proc.wait(timeout=60)
+
+
+class Worker(ChildWorker):
+    """PCX's W1 in a child process: ``times()`` runs T=20 and T=100 there and returns their seconds."""
+
+    def __init__(self, batch: int, threads: int | None = None):
+        self._start("cortex.bench.pcx_w1", str(batch), threads)
+        self.compile = self._read()
+
+    def times(self) -> tuple[float, float]:
+        t = self._times()
+        return t["20"], t["100"]
 
 
 def _serve(batch: int) -> None:
