@@ -88,8 +88,10 @@ def test_rivalry_as_a_stream_reproduces_the_single_long_settle(tmp_path):
     """rivalry_stream.yaml is rivalry.yaml in physical time: the same numbers, durations in frames."""
     steps = cortex.run("rivalry", tmp_path / "steps", progress=False, trials=8, steps=3000, warmup=200)
     frames = cortex.run("rivalry_stream", tmp_path / "frames", progress=False, trials=8, frames=3000, warmup=200)
-    for key in ("switches_per_trial", "predominance_left", "mixed_fraction", "mean_duration_left", "n_left", "margin"):
+    for key in ("switches_per_trial", "predominance_left", "mixed_fraction", "mean_duration_left", "n_left"):
         assert frames[key] == steps[key], key
+    # a float32 mean of the settled activities: the stream's fast path may sum in another order (last-ulp roundoff)
+    assert frames["margin"] == pytest.approx(steps["margin"], rel=1e-6, abs=1e-7)
     assert frames["durations"] == steps["durations"]
     assert frames["time_unit"] == "frame" and frames["seconds_per_step"] == 0.01
     saved = json.loads((tmp_path / "frames" / "results.json").read_text())
