@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,16 +25,18 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_orphans(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
-    mask = os.umask(0)
-    os.umask(mask)
+    # the name is chosen before the file exists, so an interrupt landing between the open and its return
+    # (where mkstemp would lose the name) still finds and removes the temporary; 0o666 follows the umask
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
     try:
-        os.chmod(tmp, 0o666 & ~mask)   # mkstemp makes 0600; a saved result should follow the umask like any file
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except FileExistsError:
+        raise                   # the name is another writer's: not ours to remove
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
