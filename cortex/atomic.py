@@ -10,7 +10,6 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -25,25 +24,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_orphans(path)
-    # the name is chosen before the file exists, so an interrupt landing between the open and its return
-    # (where mkstemp would lose the name) still finds and removes the temporary; 0o666 follows the umask
-    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-    try:
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        except FileExistsError:
-            tmp = None          # the name is another writer's: not ours to remove
-            raise
-        with os.fdopen(fd, mode) as f:
+    with _temporary_beside(path) as tmp:
+        with open(tmp, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager
@@ -57,27 +43,54 @@ def atomic_path(path: str | os.PathLike, directory: bool = False) -> Iterator[Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_orphans(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent))
-    target = tmp / path.name          # the library creates the file or folder itself, inside the temporary folder
-    old = None
+    with _temporary_beside(path, directory=True) as tmp:
+        target = tmp / path.name      # the library creates the file or folder itself, inside the temporary folder
+        old = None
+        try:
+            yield target
+            if not directory:
+                with open(target, "rb+") as f:
+                    os.fsync(f.fileno())
+            if directory and path.exists():
+                old = path.with_name(f".{path.name}.old-{tmp.name[len(path.name) + 2:]}")   # .NAME.old-PID-XXXX.tmp
+                os.replace(path, old)
+            os.replace(target, path)
+        except BaseException:
+            if old is not None and not path.exists():
+                os.replace(old, path)
+                old = None
+            raise
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _temporary_beside(path: Path, directory: bool = False) -> Iterator[Path]:
+    """Create a new temporary file (or folder) ``.NAME.PID-XXXXXXXX.tmp`` beside ``path``; removed on exit if still there.
+
+    The name is chosen before the file exists and the creation happens inside the cleanup, so an interrupt
+    landing between the system call and its return (where ``mkstemp`` / ``mkdtemp`` would lose the name) still
+    removes it. Created with mode 0o666 / 0o777, so the umask applies as to any file the user saves.
+    """
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
     try:
-        yield target
-        if not directory:
-            with open(target, "rb+") as f:
-                os.fsync(f.fileno())
-        if directory and path.exists():
-            old = path.with_name(f".{path.name}.old-{tmp.name[len(path.name) + 2:]}")   # .NAME.old-PID-XXXX.tmp
-            os.replace(path, old)
-        os.replace(target, path)
-    except BaseException:
-        if old is not None and not path.exists():
-            os.replace(old, path)
-            old = None
-        raise
+        try:
+            if directory:
+                os.mkdir(tmp, 0o777)
+            else:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            tmp = None          # the name is another writer's: not ours to remove
+            raise
+        yield tmp
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        if tmp is not None:
+            if directory:
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
 
 def clean_orphans(path: str | os.PathLike) -> list[Path]:
