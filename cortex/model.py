@@ -15,6 +15,7 @@ import numpy as np
 
 from . import api_checks as check
 from .balance import resolved_params
+from .bottom_up import BottomUp
 from .backend import Backend, get_backend
 from .archive import save_checkpoint
 from .compiled import CompiledGraph
@@ -28,6 +29,9 @@ from .settings import setting
 from .settle import DeviceState, SettleOptions, Settler
 from .spec import NetworkSpec
 from .threadpool import limited
+
+
+START = ("first_guess", "bottom_up")
 
 
 class _Owner:
@@ -70,6 +74,7 @@ class Model:
         """The graph compiled to flat indices and its settle schedule (for tests, benchmarks and new kinds)."""
         self._owner = _Owner()
         self.settler = Settler(self.compiled, self._noise, owner=self._owner)
+        self._bottom_up = BottomUp(self)
 
     # ----- what users call -----------------------------------------------------------------------
     @property
@@ -85,7 +90,7 @@ class Model:
     @limited
     def settle(self, stimuli: dict, steps: int | None = None, *, rate: float | None = None, tol: float | None = None,
                record: bool = False, noise: bool = True, past: list | None = None,
-               absent: tuple | list | set = ()) -> SettleResult:
+               absent: tuple | list | set = (), start: str | None = None) -> SettleResult:
         """Settle a batch of stimuli into an interpretation.
 
         Parameters
@@ -101,6 +106,8 @@ class Model:
         absent : inputs without evidence in this call (leave them out of ``stimuli``): their columns add no error
             term, so each region that reads them settles on its other inputs and its context, and its prediction
             there is a forecast.
+        start : ``first_guess`` or ``bottom_up`` (each level settled before the levels above it join,
+            :mod:`cortex.bottom_up`); default: the spec's ``settle.start``.
         """
         options = self.options(steps, rate=rate, tol=tol, record=record, noise=noise, absent=absent)
         past = check.past_list(past)
@@ -114,7 +121,12 @@ class Model:
                 f"({self._longest_edge()}); pass at least {longest} earlier SettleResults, oldest first, or settle "
                 f"frame after frame with model.stream(), which keeps them")
         past_frames = [self._frame(r, batch) for r in past]
-        return self._result(self.settler.run(inputs, teachers, past_frames, options))
+        carry, start = None, self.spec.settle.start if start is None else start
+        if start not in START:
+            raise StimulusError(f"start must be one of {', '.join(START)}, got {start!r}")
+        if start == "bottom_up":
+            carry = self._bottom_up.start(inputs, teachers, past_frames, options)
+        return self._result(self.settler.run(inputs, teachers, past_frames, options, carry=carry))
 
     def _longest_edge(self) -> str:
         c = max((c for c in self.spec.connections if c.delay), key=lambda c: c.delay)

@@ -107,7 +107,7 @@ class Settling:
             X = gather(backend, c.in_links, c.d_x, B, inputs, states, index, past)
             Y = gather(backend, c.ctx_links, c.d_y, B, inputs, states, index, past)
             teacher = teachers.get(c.teacher) if c.teacher else None
-            if carry is None:
+            if carry is None or carry[j] is None:
                 states[j] = c.region.start(X, Y, teacher)
             else:
                 states[j] = c.region.resume(carry[j], X, Y, teacher, keep_activity=keep_activity)
@@ -158,8 +158,9 @@ class Settler:
             keep_activity: bool = True) -> SettleRun:
         """Settle a batch: ``inputs``/``teachers`` name -> (B, size) backend arrays, ``past`` earlier frames'
         activities and inputs (name -> array, oldest first). ``carry``: the region states of the previous frame
-        (a stream), resumed instead of a first guess; ``keep_activity`` False keeps only their slow variables
-        (fatigue, slow noise) and starts the activity from the first guess."""
+        (a stream) or of a bottom-up start (:mod:`cortex.bottom_up`), resumed instead of a first guess (an entry
+        None starts from its first guess); ``keep_activity`` False keeps only their slow variables (fatigue, slow
+        noise) and starts the activity from the first guess."""
         try:
             return self._run(inputs, teachers, past, options, carry, keep_activity)
         finally:

@@ -41,12 +41,18 @@ class ConnectionSpec(Strict):
 
 
 class SettleSpec(Strict):
-    """Settling: at most ``steps`` steps, stopping early when the relative energy change per step < ``tol``."""
+    """Settling: at most ``steps`` steps, stopping early when the relative energy change per step < ``tol``.
+
+    ``start``: where the activities start. ``first_guess`` (default): every region from its learned feed-forward
+    guess. ``bottom_up``: level by level, each level settled with the levels above it cut away, from the state the
+    levels below settled to; then the whole graph settles from there (:mod:`cortex.bottom_up`, docs/depth.md).
+    """
 
     steps: int = Field(100, ge=1, le=1_000_000)
     rate: float = Field(0.5, gt=0, le=1)
     tol: float = Field(1e-4, ge=0)
     check_every: int = Field(10, ge=1)
+    start: Literal["first_guess", "bottom_up"] = "first_guess"
 
 
 class StructureSpec(Strict):
@@ -365,6 +371,10 @@ def check_references(spec: NetworkSpec, doc: YamlDocument, names: tuple[set, set
             err(f"duplicate {c.role} connection {c.source} -> {c.target} with delay {c.delay}", path)
         seen.add(key)
 
+    if spec.settle.start == "bottom_up":
+        from .bottom_up import check_bottom_up
+        for msg, path in check_bottom_up(spec):
+            err(msg, path)
     if spec.structure is not None:
         for msg, path in check_structure(spec):
             err(msg, path)

@@ -126,7 +126,7 @@ def test_nan_or_negative_rates(errors_of, text, key, line, fragments):
 @pytest.mark.parametrize("text, key, line, wrong, meant, known, missing", ids=short_ids, argvalues=[
     (BASE + "    sparsty: 0.1\n", "regions.V1.sparsty", 8, "sparsty", "sparsity", "hypotheses, inhibition", []),
     (BASE + "conections: []\n", "conections", 8, "conections", "connections", "backend, connections, dtype", []),
-    (BASE + "settle: {stpes: 3}\n", "settle.stpes", 8, "stpes", "steps", "check_every, rate, steps, tol", []),
+    (BASE + "settle: {stpes: 3}\n", "settle.stpes", 8, "stpes", "steps", "check_every, rate, start, steps, tol", []),
     (BASE + "    adaptation: {strenght: 1}\n", "regions.V1.adaptation.strenght", 8, "strenght", "strength",
      "strength, tau", []),
     (TWO + "connections:\n  - {from: V2, to: V1, dealy: 1}\n", "connections[0].dealy", 10, "dealy", "delay",

@@ -1,0 +1,76 @@
+"""A bottom-up start for settling (``settle: {start: bottom_up}``): each level settles before the levels above join.
+
+Why: a region's feed-forward first guess reads the first guess of the level below, not what that level settles
+to. In a deep stack the errors of those guesses compound, the read-out's first guess is poor, and its pull (at
+the precision the levels inherit from it) drags every level towards that guess before the levels have settled
+on the evidence. On the digits, a 6-level stack reads 0.80 of the validation images right when settled from
+first guesses and 0.96 from a bottom-up start (docs/depth.md). So level 1 settles on the sensors with every
+higher region cut away; levels 1-2 then settle from level 1's state with everything above level 2 cut away; and
+so on, until the whole graph settles from the state the levels below it reached. It is cortex's feed-forward
+sweep, done by settling, before the feedback arrives.
+
+The cut graphs share the model's region objects (their weights are the model's, nothing is copied) and noise
+streams. They are compiled on first use and again only after a region grew. A result's energies, steps and
+trace (``record=True``) are those of the last, whole-graph settle.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .balance import levels
+from .compiled import CompiledGraph
+from .errors import StimulusError
+from .settle import SettleOptions, Settler
+
+
+def check_bottom_up(spec) -> list[tuple[str, tuple]]:
+    """What a bottom-up start cannot cut: an undelayed input from a region not below, or context from above."""
+    level, out = levels(spec), []
+    for name in spec.regions:
+        for role in ("input", "context"):
+            for c in spec.sources(name, role):
+                if c.source not in spec.regions or c.delay or c.source == name:
+                    continue
+                if not (level[c.source] < level[name] if role == "input" else level[c.source] <= level[name]):
+                    out.append((f"start: bottom_up settles each level before the levels above it join, but region "
+                                f"{name!r} (level {level[name]}) reads {c.source!r} (level {level[c.source]}) as "
+                                f"undelayed {role}; give that connection a delay, or use start: first_guess",
+                                ("settle", "start")))
+    return out
+
+
+class BottomUp:
+    """The cut graphs of one model, lowest first, and the start they settle to."""
+
+    def __init__(self, model):
+        self.model, self._sizes, self._cuts = model, None, []
+
+    def _build(self) -> list[Settler]:
+        m = self.model
+        refused = check_bottom_up(m.spec)
+        if refused:
+            raise StimulusError(refused[0][0])
+        level, names = levels(m.spec), m.compiled.names
+        regions, noise = m.regions, dict(zip(names, m.noise_streams))
+        cuts = []
+        for k in sorted(set(level.values()))[:-1]:
+            keep = [n for n in names if level[n] <= k]
+            graph = m.graph.subgraph(set(keep) | set(m.spec.inputs))
+            compiled = CompiledGraph(m.spec, graph, {n: regions[n] for n in keep}, m.backend, group=m.compiled.group)
+            cuts.append(Settler(compiled, [noise[n] for n in keep]))
+        return cuts
+
+    def start(self, inputs: dict, teachers: dict, past: list, options: SettleOptions) -> list | None:
+        """Each region's settled state in the model's region order (None for the top level's regions, which start
+        from their first guess on it); None when the graph has a single level."""
+        sizes = tuple(c.region.n for c in self.model.compiled.regions)
+        if sizes != self._sizes:
+            self._cuts, self._sizes = self._build(), sizes
+        if not self._cuts:
+            return None
+        states, options = {}, replace(options, record=False)
+        for settler in self._cuts:
+            names = settler.graph.names
+            run = settler.run(inputs, teachers, past, options, carry=[states.get(n) for n in names])
+            states.update(zip(names, run.device.states))
+        return [states.get(n) for n in self.model.compiled.names]
