@@ -1,13 +1,15 @@
 """A bottom-up start for settling (``settle: {start: bottom_up}``): each level settles before the levels above join.
 
 Why: a region's feed-forward first guess reads the first guess of the level below, not what that level settles
-to. In a deep stack the errors of those guesses compound, the read-out's first guess is poor, and its pull (at
-the precision the levels inherit from it) drags every level towards that guess before the levels have settled
-on the evidence. On the digits, a 6-level stack reads 0.80 of the validation images right when settled from
-first guesses and 0.96 from a bottom-up start (docs/depth.md). So level 1 settles on the sensors with every
-higher region cut away; levels 1-2 then settle from level 1's state with everything above level 2 cut away; and
-so on, until the whole graph settles from the state the levels below it reached. It is cortex's feed-forward
-sweep, done by settling, before the feedback arrives.
+to. In a deep stack the errors of those guesses compound, and the read-out's pull (at the precision the levels
+inherit from it) drags every level towards a blend of its hypotheses before the levels have settled on the
+evidence. On the digits, a 6-level stack reads 0.80 of the validation images right when settled from first
+guesses and 0.96 from a bottom-up start (docs/depth.md). So level 1 settles on the sensors with every higher
+region cut away; levels 1-2 then settle from level 1's state with everything above level 2 cut away; and so
+on. When the top level holds a softmax region (a read-out), it then settles alone over the levels below, held
+where they settled: until it has chosen, its prediction is a mixture of its hypotheses, and its pull would
+blur the code it is choosing from. The whole graph settles last, from there. It is cortex's feed-forward sweep,
+done by settling, before the feedback arrives.
 
 The cut graphs share the model's region objects (their weights are the model's, nothing is copied) and noise
 streams. They are compiled on first use and again only after a region grew. A result's energies, steps and
@@ -52,17 +54,22 @@ class BottomUp:
             raise StimulusError(refused[0][0])
         level, names = levels(m.spec), m.compiled.names
         regions, noise = m.regions, dict(zip(names, m.noise_streams))
+        ks = sorted(set(level.values()))
+        plan = [([n for n in names if level[n] <= k], ()) for k in ks[:-1]]     # levels <= k settle together
+        if len(ks) > 1 and any(getattr(getattr(regions[n], "p", None), "competition", None) == "softmax"
+                               for n in names if level[n] == ks[-1]):
+            plan.append((names, [n for n in names if level[n] < ks[-1]]))        # a softmax top alone over them
         cuts = []
-        for k in sorted(set(level.values()))[:-1]:
-            keep = [n for n in names if level[n] <= k]
+        for keep, frozen in plan:
             graph = m.graph.subgraph(set(keep) | set(m.spec.inputs))
-            compiled = CompiledGraph(m.spec, graph, {n: regions[n] for n in keep}, m.backend, group=m.compiled.group)
+            compiled = CompiledGraph(m.spec, graph, {n: regions[n] for n in keep}, m.backend,
+                                     group=m.compiled.group, frozen=frozen)
             cuts.append(Settler(compiled, [noise[n] for n in keep]))
         return cuts
 
     def start(self, inputs: dict, teachers: dict, past: list, options: SettleOptions) -> list | None:
-        """Each region's settled state in the model's region order (None for the top level's regions, which start
-        from their first guess on it); None when the graph has a single level."""
+        """Each region's settled state in the model's region order (None: a top-level region that starts from its
+        first guess over the settled levels below); None when the graph has a single level."""
         sizes = tuple(c.region.n for c in self.model.compiled.regions)
         if sizes != self._sizes:
             self._cuts, self._sizes = self._build(), sizes

@@ -87,10 +87,12 @@ def _source(backend, link, batch, inputs, states, index, past):
 
 class CompiledGraph:
     """Regions (spec order), ``index`` (name -> position), the sweep orders ``up`` (sensors upward, for the first
-    guess) and ``down`` (top-down, for settling), and the ``schedule``: the top-down sweep as blocks."""
+    guess) and ``down`` (top-down, for settling), and the ``schedule``: the top-down sweep as blocks, without the
+    ``frozen`` regions (held at their first guess or carried state; :mod:`cortex.bottom_up` uses it)."""
 
-    def __init__(self, spec, graph, regions: dict, backend, group: bool = True):
+    def __init__(self, spec, graph, regions: dict, backend, group: bool = True, frozen=()):
         names = list(regions)
+        self.frozen = frozenset(frozen)      # regions held where they start: wired and read, never stepped
         self.backend, self.group = backend, group
         self.index = {name: i for i, name in enumerate(names)}
         ins = {n: links(spec, spec.sources(n, "input")) for n in names}
@@ -118,7 +120,8 @@ class CompiledGraph:
     def reschedule(self, group: bool | None = None) -> None:
         """Rebuild the schedule (after regions were replaced or changed shape; ``group`` as in ``Model``)."""
         self.group = self.group if group is None else group
-        self.schedule = build_schedule(self.regions, self.index, self.down, self.backend, group=self.group)
+        down = [j for j in self.down if self.regions[j].name not in self.frozen]
+        self.schedule = build_schedule(self.regions, self.index, down, self.backend, group=self.group)
 
     def mask_inputs(self, absent: frozenset) -> None:
         """Tell every region which of its input columns have no evidence (sensor inputs in ``absent``, undelayed;

@@ -224,7 +224,8 @@ class Env:
         return ResidualPull(tap.region, tap.start, tap.stop, form.precision, form.cauchy_scale2, whole)
 
     def _context_target(self, tap):
-        pull = self.block_of[tap.region].context_pull(self, tap.region, tap.start, tap.stop)
+        blk = self.block_of.get(tap.region)      # None: a frozen reader (cortex.bottom_up)
+        pull = blk.context_pull(self, tap.region, tap.start, tap.stop) if blk is not None else None
         return pull if pull is not None else ContextPull(tap.region, tap.start, tap.stop)
 
     def pulled(self, j) -> bool:

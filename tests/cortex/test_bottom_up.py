@@ -10,9 +10,11 @@ import yaml
 
 import cortex
 from cortex.balance import resolve_precisions
+from cortex.compiled import CompiledGraph
 from cortex.experiments import get_experiment_kind
 from cortex.experiments.schedules import copy_weights, with_precisions
 from cortex.model import Model
+from cortex.settle import Settler
 from cortex.spec import spec_from_dict
 
 
@@ -38,7 +40,8 @@ def test_one_level_graph_settles_the_same_from_either_start():
 
 
 def test_each_level_starts_where_the_graph_cut_above_it_settles():
-    """V1 first settles as if V2 and IT did not exist, then V1-V2 without IT; the whole graph resumes from there."""
+    """V1 settles as if V2 and IT did not exist, then V1-V2 without IT; IT (softmax) then settles alone over them,
+    held where they settled; the whole graph resumes from there."""
     model = Model(spec_from_dict(digits_deep()))
     X = batch()
     precisions = resolve_precisions(model.spec)
@@ -49,7 +52,11 @@ def test_each_level_starts_where_the_graph_cut_above_it_settles():
     inputs = {"retina": cut1.backend.asarray(X)}
     s1 = cut1.settler.run(inputs, {}, [], cut1.options(noise=False))
     s2 = cut2.settler.run(inputs, {}, [], cut2.options(noise=False), carry=list(s1.device.states) + [None])
-    whole = model.settler.run(inputs, {}, [], model.options(noise=False), carry=list(s2.device.states) + [None])
+    held = Settler(CompiledGraph(model.spec, model.graph, model.regions, model.backend, frozen=["V1", "V2"]), [])
+    s3 = held.run(inputs, {}, [], model.options(noise=False), carry=list(s2.device.states) + [None])
+    for j in (0, 1):      # held: not moved by IT
+        np.testing.assert_array_equal(np.asarray(s3.device.states[j].a), np.asarray(s2.device.states[j].a))
+    whole = model.settler.run(inputs, {}, [], model.options(noise=False), carry=list(s3.device.states))
     got = model.settle({"retina": X}, noise=False, start="bottom_up")
     for j, name in enumerate(model.compiled.names):
         np.testing.assert_array_equal(got.activity[name], np.asarray(whole.device.states[j].a))
@@ -114,7 +121,7 @@ def test_learning_is_seen_by_the_cut_graphs():
 
 def test_a_deep_stack_reads_the_digits_only_when_settled_bottom_up(tmp_path):
     """Six levels, reduced training (validation split): from first guesses the read-out drags the stack (0.82
-    here), bottom-up it reads 0.93."""
+    here), bottom-up it reads 0.94."""
     data = yaml.safe_load(cortex.graph_path("depth_sweep").read_text())
     data["experiment"].update({"depths": [6], "evaluate_on": "validation", "max_train": 600, "epochs": 2,
                                "pretrain": 1})
@@ -124,5 +131,5 @@ def test_a_deep_stack_reads_the_digits_only_when_settled_bottom_up(tmp_path):
         spec = spec_from_dict(data)
         out[start] = get_experiment_kind("depth_sweep")(spec, spec.experiment).run(tmp_path / start, progress=False)
     plain, bottom_up = out["first_guess"]["accuracy_clean"][0], out["bottom_up"]["accuracy_clean"][0]
-    assert bottom_up >= 0.85 and bottom_up >= plain + 0.05, (plain, bottom_up)
+    assert bottom_up >= 0.9 and bottom_up >= plain + 0.07, (plain, bottom_up)
     assert out["bottom_up"]["energy_share_ratio"][0] <= 10
