@@ -320,6 +320,29 @@ def check_streams(spec: NetworkSpec) -> None:
     assert list(later.frames) == [1, 2]
 
 
+def check_bottom_up(spec: NetworkSpec) -> None:
+    """Settling bottom-up (:mod:`cortex.bottom_up`: each level before the levels above it join) runs with the kind
+    wherever it is placed: finite, learnable, on one level the first-guess settle itself, and, where every kind
+    descends, the whole-graph settle that ends it never raises the energy."""
+    from .bottom_up import check_bottom_up as refusals
+
+    spec = with_mode(spec, "calm")
+    if refusals(spec):
+        return
+    model, now = Model(spec), stimuli(spec, BATCH, 0)
+    r = model.settle(now, steps=15, tol=0, noise=False, start="bottom_up")
+    assert all(np.all(np.isfinite(a)) for a in r.activity.values()), "a bottom-up settle went NaN or infinite"
+    if descends(spec):
+        e = energy_trace(r)
+        assert np.all(np.diff(e) <= 1e-5 * np.abs(e).max() + 1e-9), "the whole-graph settle after the cuts rose"
+    if len(spec.regions) == 1:
+        plain = Model(spec).settle(now, steps=15, tol=0, noise=False)
+        for name in r.activity:
+            np.testing.assert_array_equal(r.activity[name], plain.activity[name])
+    model.learn(r)
+    assert all(np.all(np.isfinite(w)) for w in weights(model).values()), "learning after a bottom-up settle"
+
+
 def check_interface(kind_class: type) -> None:
     """The class is a registered :class:`~cortex.region.RegionKind` with a ``Params`` model; its states have the
     fields the engine reads (``a``, ``pred``)."""
@@ -343,6 +366,7 @@ PLACED_CHECKS: dict[str, Callable] = {
     "curvature": check_curvature_bounds,
     "array-api": check_array_api,
     "streams": check_streams,
+    "bottom-up": check_bottom_up,
 }
 # checked alone in every variant; in multi-region placements the cheaper default variant is enough
 ALONE_VARIANTS = {"deterministic": ("lively", "coloured"), "array-api": MODES}

@@ -129,7 +129,7 @@ def registered():
 def test_a_kind_written_outside_the_package_passes_every_check(registered):
     registered("ridge", Ridge)
     done = check_region_kind(Ridge)
-    assert len(done) == 1 + 10 + 3 * 7     # the interface, 10 checks alone, 7 in each of three placements
+    assert len(done) == 1 + 11 + 3 * 8     # the interface, 11 checks alone, 8 in each of three placements
     assert "settles-and-learns[above-predictive]" in done and "derivatives[beside-predictive]" in done
     assert "streams[alone]" in done             # a kind that keeps nothing across frames still runs in a stream
     assert "ridge" in region_kinds.known()
