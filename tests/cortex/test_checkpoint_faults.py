@@ -18,7 +18,8 @@ from cortex.spec import load_spec
 GRAPH = "name: f\ninputs:\n  x: {shape: [64]}\nregions:\n  A: {hypotheses: 256, inputs: [x]}\n"
 
 SAVER = textwrap.dedent("""
-    import sys
+    import signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # a shell's background job inherits SIGINT ignored
     from cortex.model import Model
     from cortex.spec import load_spec
     model = Model(load_spec(text=sys.argv[2]))
@@ -50,10 +51,15 @@ def test_a_signal_mid_save_leaves_a_whole_checkpoint(tmp_path, sig):
     for delay in (0.05, 0.2, 0.35):
         proc = saver(path)
         try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(sig)
-        proc.wait(timeout=60)
+            try:
+                proc.wait(timeout=delay)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(sig)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:     # never leave a saver running past a failed test
+                proc.kill()
+                proc.wait()
         assert proc.returncode != 0
         whole(path)
         if sig == signal.SIGINT:
