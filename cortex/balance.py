@@ -1,4 +1,5 @@
-"""Balancing the levels of a deep graph: ``precision: auto`` resolved, and each region's level.
+"""Balancing the levels of a deep graph: ``precision: auto`` resolved, each region's level, and which graphs a
+bottom-up start (:mod:`cortex.bottom_up`) can cut level by level.
 
 Why: in a stack retina -> V1 -> V2 -> IT the energy of a level is its precision times its squared error. A
 lower region left at precision 1 under a read-out at precision 30 is outweighed thirty times by the
@@ -10,7 +11,7 @@ level above weighs it; a region nobody reads keeps precision 1, the old default.
 """
 from __future__ import annotations
 
-from .spec import NetworkSpec
+# no import of cortex.spec here: the spec's validation calls check_bottom_up (annotations are never evaluated)
 
 AUTO = "auto"
 TOP_PRECISION = 1.0
@@ -57,4 +58,20 @@ def levels(spec: NetworkSpec) -> dict[str, int]:
 
     for name in spec.regions:
         level(name, frozenset())
+    return out
+
+
+def check_bottom_up(spec) -> list[tuple[str, tuple]]:
+    """What a bottom-up start cannot cut: an undelayed input from a region not below, or context from above."""
+    level, out = levels(spec), []
+    for name in spec.regions:
+        for role in ("input", "context"):
+            for c in spec.sources(name, role):
+                if c.source not in spec.regions or c.delay or c.source == name:
+                    continue
+                if not (level[c.source] < level[name] if role == "input" else level[c.source] <= level[name]):
+                    out.append((f"start: bottom_up settles each level before the levels above it join, but region "
+                                f"{name!r} (level {level[name]}) reads {c.source!r} (level {level[c.source]}) as "
+                                f"undelayed {role}; give that connection a delay, or use start: first_guess",
+                                ("settle", "start")))
     return out

@@ -19,26 +19,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .balance import levels
+from .balance import check_bottom_up, levels
 from .compiled import CompiledGraph
 from .errors import StimulusError
 from .settle import SettleOptions, Settler
-
-
-def check_bottom_up(spec) -> list[tuple[str, tuple]]:
-    """What a bottom-up start cannot cut: an undelayed input from a region not below, or context from above."""
-    level, out = levels(spec), []
-    for name in spec.regions:
-        for role in ("input", "context"):
-            for c in spec.sources(name, role):
-                if c.source not in spec.regions or c.delay or c.source == name:
-                    continue
-                if not (level[c.source] < level[name] if role == "input" else level[c.source] <= level[name]):
-                    out.append((f"start: bottom_up settles each level before the levels above it join, but region "
-                                f"{name!r} (level {level[name]}) reads {c.source!r} (level {level[c.source]}) as "
-                                f"undelayed {role}; give that connection a delay, or use start: first_guess",
-                                ("settle", "start")))
-    return out
 
 
 class BottomUp:

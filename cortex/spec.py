@@ -372,7 +372,7 @@ def check_references(spec: NetworkSpec, doc: YamlDocument, names: tuple[set, set
         seen.add(key)
 
     if spec.settle.start == "bottom_up":
-        from .bottom_up import check_bottom_up
+        from .balance import check_bottom_up
         for msg, path in check_bottom_up(spec):
             err(msg, path)
     if spec.structure is not None:

@@ -324,7 +324,7 @@ def check_bottom_up(spec: NetworkSpec) -> None:
     """Settling bottom-up (:mod:`cortex.bottom_up`: each level before the levels above it join) runs with the kind
     wherever it is placed: finite, learnable, on one level the first-guess settle itself, and, where every kind
     descends, the whole-graph settle that ends it never raises the energy."""
-    from .bottom_up import check_bottom_up as refusals
+    from .balance import check_bottom_up as refusals
 
     spec = with_mode(spec, "calm")
     if refusals(spec):
