@@ -40,7 +40,7 @@ class BottomUp:
         regions, noise = m.regions, dict(zip(names, m.noise_streams))
         ks = sorted(set(level.values()))
         plan = [([n for n in names if level[n] <= k], ()) for k in ks[:-1]]     # levels <= k settle together
-        if len(ks) > 1 and any(getattr(getattr(regions[n], "p", None), "competition", None) == "softmax"
+        if len(ks) > 1 and any(getattr(regions[n].p, "competition", None) == "softmax"
                                for n in names if level[n] == ks[-1]):
             plan.append((names, [n for n in names if level[n] < ks[-1]]))        # a softmax top alone over them
         cuts = []

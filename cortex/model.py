@@ -27,11 +27,8 @@ from .region import Sources, region_kinds
 from .result import SettleResult
 from .settings import setting
 from .settle import DeviceState, SettleOptions, Settler
-from .spec import NetworkSpec
+from .spec import START, NetworkSpec
 from .threadpool import limited
-
-
-START = ("first_guess", "bottom_up")
 
 
 class _Owner:
@@ -109,6 +106,9 @@ class Model:
         start : ``first_guess`` or ``bottom_up`` (each level settled before the levels above it join,
             :mod:`cortex.bottom_up`); default: the spec's ``settle.start``.
         """
+        start = self.spec.settle.start if start is None else start
+        if start not in START:
+            raise StimulusError(f"start must be one of {', '.join(START)}, got {start!r}")
         options = self.options(steps, rate=rate, tol=tol, record=record, noise=noise, absent=absent)
         past = check.past_list(past)
         hint = past[-1]._device.batch if past and isinstance(past[-1], SettleResult) and past[-1]._device else None
@@ -121,11 +121,7 @@ class Model:
                 f"({self._longest_edge()}); pass at least {longest} earlier SettleResults, oldest first, or settle "
                 f"frame after frame with model.stream(), which keeps them")
         past_frames = [self._frame(r, batch) for r in past]
-        carry, start = None, self.spec.settle.start if start is None else start
-        if start not in START:
-            raise StimulusError(f"start must be one of {', '.join(START)}, got {start!r}")
-        if start == "bottom_up":
-            carry = self._bottom_up.start(inputs, teachers, past_frames, options)
+        carry = self._bottom_up.start(inputs, teachers, past_frames, options) if start == "bottom_up" else None
         return self._result(self.settler.run(inputs, teachers, past_frames, options, carry=carry))
 
     def _longest_edge(self) -> str:

@@ -40,6 +40,9 @@ class ConnectionSpec(Strict):
     precision: float = Field(1.0, ge=0)
 
 
+START = ("first_guess", "bottom_up")     # where settling starts (cortex.bottom_up)
+
+
 class SettleSpec(Strict):
     """Settling: at most ``steps`` steps, stopping early when the relative energy change per step < ``tol``.
 
@@ -52,7 +55,7 @@ class SettleSpec(Strict):
     rate: float = Field(0.5, gt=0, le=1)
     tol: float = Field(1e-4, ge=0)
     check_every: int = Field(10, ge=1)
-    start: Literal["first_guess", "bottom_up"] = "first_guess"
+    start: Literal[START] = "first_guess"
 
 
 class StructureSpec(Strict):
