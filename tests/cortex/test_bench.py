@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -123,6 +124,26 @@ def test_xla_flags_for_threads():
     assert xla_flags(None) == ""
     assert "--xla_cpu_multi_thread_eigen=false" in xla_flags(1) and "intra_op_parallelism_threads=1" in xla_flags(1)
     assert xla_flags(2).startswith("--") and "intra_op_parallelism_threads=2" in xla_flags(2)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs CPU affinity and two or more CPUs")
+def test_pcx_worker_is_confined_to_its_thread_count():
+    """XLA runs independent operations on a pool of its own whatever its flags say, so a one-thread comparison
+    confines the PCX worker to one CPU (it used 1.8 CPU-seconds a second before); the library default is free."""
+    from cortex.bench.pcx_w1 import pinned_cpus
+    allowed = os.sched_getaffinity(0)
+    one = pinned_cpus(1)
+    assert len(one) == 1 and one <= allowed
+    assert pinned_cpus(None) is None and pinned_cpus(len(allowed)) is None
+    from cortex.bench import pcx_w1
+    if pcx_w1.available():
+        pytest.skip(pcx_w1.available())
+    worker = pcx_w1.Worker(8, threads=1)
+    try:
+        assert os.sched_getaffinity(worker.proc.pid) == one
+    finally:
+        worker.close()
 
 
 def test_pcx_same_math_counts_the_engines_matmuls():
