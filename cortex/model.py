@@ -14,7 +14,7 @@ import networkx as nx
 import numpy as np
 
 from . import api_checks as check
-from .balance import resolved_params
+from .balance import auto_start, resolved_params
 from .bottom_up import BottomUp
 from .backend import Backend, get_backend
 from .archive import save_checkpoint
@@ -72,6 +72,8 @@ class Model:
         self._owner = _Owner()
         self.settler = Settler(self.compiled, self._noise, owner=self._owner)
         self._bottom_up = BottomUp(self)
+        self.auto_start = auto_start(spec)
+        """What ``start: auto`` means for this graph: ``bottom_up`` (several levels, cuttable) or ``first_guess``."""
 
     # ----- what users call -----------------------------------------------------------------------
     @property
@@ -103,12 +105,15 @@ class Model:
         absent : inputs without evidence in this call (leave them out of ``stimuli``): their columns add no error
             term, so each region that reads them settles on its other inputs and its context, and its prediction
             there is a forecast.
-        start : ``first_guess`` or ``bottom_up`` (each level settled before the levels above it join,
-            :mod:`cortex.bottom_up`); default: the spec's ``settle.start``.
+        start : ``first_guess``, ``bottom_up`` (each level settled before the levels above it join,
+            :mod:`cortex.bottom_up`) or ``auto`` (``bottom_up`` on a graph of several levels that can be cut, else
+            ``first_guess``); default: the spec's ``settle.start``.
         """
         start = self.spec.settle.start if start is None else start
         if start not in START:
             raise StimulusError(f"start must be one of {', '.join(START)}, got {start!r}")
+        if start == "auto":
+            start = self.auto_start
         options = self.options(steps, rate=rate, tol=tol, record=record, noise=noise, absent=absent)
         past = check.past_list(past)
         hint = past[-1]._device.batch if past and isinstance(past[-1], SettleResult) and past[-1]._device else None

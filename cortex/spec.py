@@ -40,22 +40,24 @@ class ConnectionSpec(Strict):
     precision: float = Field(1.0, ge=0)
 
 
-START = ("first_guess", "bottom_up")     # where settling starts (cortex.bottom_up)
+START = ("auto", "first_guess", "bottom_up")     # where settling starts (cortex.bottom_up, cortex.balance.auto_start)
 
 
 class SettleSpec(Strict):
     """Settling: at most ``steps`` steps, stopping early when the relative energy change per step < ``tol``.
 
-    ``start``: where the activities start. ``first_guess`` (default): every region from its learned feed-forward
-    guess. ``bottom_up``: level by level, each level settled with the levels above it cut away, from the state the
+    ``start``: where the activities start. ``first_guess``: every region from its learned feed-forward guess.
+    ``bottom_up``: level by level, each level settled with the levels above it cut away, from the state the
     levels below settled to; then the whole graph settles from there (:mod:`cortex.bottom_up`, docs/depth.md).
+    ``auto`` (default): ``bottom_up`` where the graph has more than one level and can be cut, else
+    ``first_guess`` (:func:`cortex.balance.auto_start`).
     """
 
     steps: int = Field(100, ge=1, le=1_000_000)
     rate: float = Field(0.5, gt=0, le=1)
     tol: float = Field(1e-4, ge=0)
     check_every: int = Field(10, ge=1)
-    start: Literal[START] = "first_guess"
+    start: Literal[START] = "auto"
 
 
 class StructureSpec(Strict):

@@ -58,7 +58,7 @@ def w1(batch: int = 256, v1: int = 256, v2: int = 128, it: int = 10) -> Workload
             "IT": {"kind": "predictive", "hypotheses": it, "inputs": ["V2"], "competition": "softmax",
                    "precision": 2.0, "lr": 0.05},
         },
-        "settle": {"steps": 100, "rate": 0.5, "tol": 0},
+        "settle": {"steps": 100, "rate": 0.5, "tol": 0, "start": "first_guess"},   # the reference loop's start
     }
     return Workload("W1", f"digits hierarchy 64 -> {v1} -> {v2} -> {it}", spec_from_dict(data),
                     {"retina": _digits(batch)}, (20, 100), batch,
@@ -86,7 +86,7 @@ def w2_data(regions: int = 180, hypotheses: int = 256, sensors: int = 8, sensor_
                 conns.append({"from": str(src), "to": name, "role": "context", "precision": 0.5})
     return {"name": "bench-w2", "seed": seed, "backend": "numpy", "dtype": "float32",
             "inputs": {s: {"shape": [sensor_size]} for s in sens}, "regions": body, "connections": conns,
-            "settle": {"steps": 20, "rate": 0.5, "tol": 0}}
+            "settle": {"steps": 20, "rate": 0.5, "tol": 0, "start": "first_guess"}}
 
 
 def w2(regions: int = 180, hypotheses: int = 256, batch: int = 64, seed: int = 0) -> Workload:
@@ -193,4 +193,5 @@ def hierarchy_data(regions: int = 50, streams: int = 3, hypotheses: int = 16, se
         for t in tops[0]:
             conns.append({"from": t, "to": t, "role": "context", "delay": 1, "precision": 0.5})
     return {"name": f"hierarchy-{regions}", "seed": seed, "backend": "numpy", "dtype": "float32", "inputs": inputs,
-            "regions": body, "connections": conns, "settle": {"steps": 20, "rate": 0.5, "tol": 0}}
+            "regions": body, "connections": conns,
+            "settle": {"steps": 20, "rate": 0.5, "tol": 0, "start": "first_guess"}}

@@ -82,13 +82,36 @@ def test_the_spec_key_chooses_the_start_and_bad_values_are_refused(tmp_path):
     a = model.settle({"retina": X}, noise=False)
     b = model.settle({"retina": X}, noise=False, start="bottom_up")
     assert np.array_equal(a.activity["IT"], b.activity["IT"])
-    with pytest.raises(cortex.CortexError, match="start must be one of first_guess, bottom_up"):
+    with pytest.raises(cortex.CortexError, match="start must be one of auto, first_guess, bottom_up"):
         model.settle({"retina": X}, start="sideways")
     bad = tmp_path / "bad.yaml"
-    bad.write_text(cortex.graph_path("digits_deep").read_text().replace("check_every: 10}", "check_every: 10, start: up}"))
+    bad.write_text(cortex.graph_path("digits_deep").read_text().replace("start: first_guess}", "start: up}"))
     with pytest.raises(cortex.CortexError, match="settle.start") as err:
         cortex.load(bad)
     assert "bad.yaml" in str(err.value)
+
+
+def test_auto_starts_bottom_up_where_the_graph_has_levels_and_can_be_cut():
+    """``start: auto`` (the default): a deep stack settles bottom-up, a one-level graph or one that cannot be cut
+    from first guesses, and nothing is refused for it."""
+    data, X = digits_deep(), batch()
+    data["settle"].pop("start")
+    spec = spec_from_dict(data)
+    assert spec.settle.start == "auto"
+    model = Model(spec)
+    assert model.auto_start == "bottom_up"
+    auto = model.settle({"retina": X}, noise=False)
+    up = model.settle({"retina": X}, noise=False, start="bottom_up")
+    first = model.settle({"retina": X}, noise=False, start="first_guess")
+    assert np.array_equal(auto.activity["V1"], up.activity["V1"])
+    assert np.abs(auto.activity["V1"] - first.activity["V1"]).max() > 1e-3
+    assert cortex.load("digits").auto_start == "first_guess"
+    data["connections"] = [{"from": "IT", "to": "V1", "role": "context"}]     # cannot be cut: auto is first_guess
+    uncut = Model(spec_from_dict(data))
+    assert uncut.auto_start == "first_guess"
+    a = uncut.settle({"retina": X}, noise=False)
+    b = uncut.settle({"retina": X}, noise=False, start="first_guess")
+    assert np.array_equal(a.activity["V1"], b.activity["V1"])
 
 
 def test_a_graph_that_cannot_be_cut_is_refused_with_its_edge_named():

@@ -39,7 +39,7 @@ def spec(noise=0.0, strength=0.0, teacher=False, temperature=1.0, factors=0, err
                                "adaptation": {"strength": strength, "tau": 10}},
                         "IT": it},
             "connections": [{"from": "retina", "to": "IT", "role": "input", "precision": 0.5}],
-            "settle": {"steps": 12, "rate": 0.5, "tol": 0}}
+            "settle": {"steps": 12, "rate": 0.5, "tol": 0, "start": "first_guess"}}
     return spec_from_dict(data)
 
 
