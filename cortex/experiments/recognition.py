@@ -43,7 +43,7 @@ class Params(DigitParams):
     few_shot_epochs: int = Field(30, ge=1)
     baselines: bool = True
     examples: int = Field(4, ge=1, le=20)
-    schedule: Literal["joint", "layerwise"] = "joint"
+    schedule: Literal["auto", "joint", "layerwise"] = "auto"
     pretrain: int | None = Field(None, ge=0)
     balance: Literal["scale", "none"] = "none"
 
@@ -54,9 +54,19 @@ class Params(DigitParams):
                              "(or leave it out: epochs), or use schedule: joint")
         return self
 
-    def pretrain_epochs(self) -> int:
+    def schedule_for(self, deep: bool) -> str:
+        """``auto`` (the default): ``layerwise`` when regions lie below the read-out (``deep``) and pretraining is not
+        turned off (``pretrain: 0``), else ``joint``. On the digits at 8 levels (bottom-up, seeds 0-2), joint training
+        reads 0.65-0.76 of the validation images right, layerwise 0.95-0.98 (docs/depth.md); on one level the two
+        are the same."""
+        if self.schedule != "auto":
+            return self.schedule
+        return "layerwise" if deep and self.pretrain != 0 else "joint"
+
+    def pretrain_epochs(self, deep: bool) -> int:
         """Unsupervised epochs of the levels below the read-out (default: ``epochs`` when layerwise, else none)."""
-        return (self.epochs if self.schedule == "layerwise" else 0) if self.pretrain is None else self.pretrain
+        layerwise = self.schedule_for(deep) == "layerwise"
+        return (self.epochs if layerwise else 0) if self.pretrain is None else self.pretrain
 
 
 @register("recognition")
@@ -88,10 +98,10 @@ class Recognition(DigitExperiment):
 
         p, d, rng = self.p, data["digits"], self.rng()
         model, out = Model(self.spec), {}
-        below, top = [n for n in self.spec.regions if n != p.readout], p.schedule == "layerwise"
-        if p.pretrain_epochs() and below:
-            model, out["pretrain_curves"] = pretrain_levels(self, self.spec, d.X_train, p.pretrain_epochs(), rng, below,
-                                                            p.balance)
+        below = [n for n in self.spec.regions if n != p.readout]
+        top, epochs = p.schedule_for(bool(below)) == "layerwise", p.pretrain_epochs(bool(below))
+        if epochs and below:
+            model, out["pretrain_curves"] = pretrain_levels(self, self.spec, d.X_train, epochs, rng, below, p.balance)
             pre = out["few_shot_pretrained_model"] = Model(model.spec)
             copy_weights(pre, model)
             fit_readout(self, pre, *data["few_shot"], rng, epochs=p.few_shot_epochs, desc="few-shot (pretrained)")
@@ -109,6 +119,7 @@ class Recognition(DigitExperiment):
     def evaluate(self, data: dict, trained: dict) -> dict:
         p, d = self.p, data["digits"]
         model, table, settled = trained["model"], {}, {}
+        deep = any(n != p.readout for n in self.spec.regions)
         for name, X in data["tests"].items():
             settled[name] = self._settle(model, X)
             table[name] = {"model": float(np.mean(settled[name].winners(p.readout) == d.y_eval))}
@@ -131,7 +142,7 @@ class Recognition(DigitExperiment):
         results = {"accuracy": table, "train_examples": int(len(d.X_train)), "test_examples": int(len(d.y_eval)),
                    "epochs": p.epochs, "test_settle_steps": {c: int(r.steps) for c, r in settled.items()},
                    "train_energy_first_last": [curve[0], curve[-1]], "_settled": settled,
-                   "schedule": p.schedule, "pretrain_epochs": p.pretrain_epochs()}
+                   "schedule": p.schedule_for(deep), "pretrain_epochs": p.pretrain_epochs(deep)}
         results["health"] = region_health(model, settled["clean"])
         results["health_warnings"] = health_warnings(results["health"])
         if "occlusion" not in data["tests"]:

@@ -109,6 +109,23 @@ def test_layerwise_without_pretraining_is_refused():
         deep(schedule="layerwise", pretrain=0)
 
 
+def test_the_default_schedule_is_layerwise_under_a_read_out_with_levels_below(tmp_path):
+    """``schedule: auto`` (the default) learns the levels below the read-out first wherever there are any; with
+    ``pretrain: 0``, or on one level, it is ``joint``. results.json says which ran."""
+    p = deep(schedule="auto", pretrain=None).experiment
+    assert (p.schedule_for(True), p.pretrain_epochs(True)) == ("layerwise", p.epochs)
+    assert (p.schedule_for(False), p.pretrain_epochs(False)) == ("joint", 0)
+    assert deep(schedule="auto", pretrain=0).experiment.schedule_for(True) == "joint"
+    assert deep(schedule="joint").experiment.schedule_for(True) == "joint"
+    data = yaml.safe_load(cortex.graph_path("digits_deep").read_text())
+    data["experiment"].pop("schedule")
+    data["experiment"].pop("pretrain", None)
+    data["experiment"].update({**SMALL, "epochs": 1, "max_train": 300})
+    res = run(tmp_path, spec_from_dict(data))
+    assert res["schedule"] == "layerwise" and res["pretrain_epochs"] == 1
+    assert res["accuracy"]["clean"]["model"] >= 0.8 and "few_shot_pretrained" in res["accuracy"]
+
+
 def test_depth_sweep_reports_every_depth(tmp_path):
     data = yaml.safe_load(cortex.graph_path("depth_sweep").read_text())
     data["experiment"].update({"depths": [1, 3], "evaluate_on": "validation", "max_train": 300, "epochs": 1,
