@@ -145,14 +145,14 @@ def test_past_shorter_than_the_longest_delay_is_an_error_naming_it():
 
 
 def test_a_stream_equals_settles_chained_by_hand_with_past():
-    """carry='slow' starts each frame from the first guess, as settle does: the stream is then exactly the loop
-    a user would write with past=, learning included."""
+    """carry='slow' starts each frame from the first guess, as settle(start='first_guess') does: the stream is then
+    exactly the loop a user would write with past=, learning included (a stream has no bottom-up start)."""
     spec = load_spec(text=LINEAR.replace("  - {from: V2, to: V1, role: context, delay: 2}\n", ""))
     x = np.random.default_rng(1).random((7, 3, 6)).astype(np.float32)
     by_hand = Model(spec)
     past, acts = [], []
     for t in range(7):
-        r = by_hand.settle({"retina": x[t]}, past=past[-1:])
+        r = by_hand.settle({"retina": x[t]}, past=past[-1:], start="first_guess")
         by_hand.learn(r)
         past.append(r)
         acts.append(np.stack([r.activity["V1"], r.prediction["V1"][:, :5]]))
@@ -167,7 +167,7 @@ def test_frames_without_delays_and_memory_are_independent_settles():
     x = np.random.default_rng(2).random((5, 4, 6)).astype(np.float32)
     res = model.run_stream({"retina": x}, carry="slow")
     for t in range(5):
-        one = model.settle({"retina": x[t]})
+        one = model.settle({"retina": x[t]}, start="first_guess")
         np.testing.assert_array_equal(res.activity["V2"][t], one.activity["V2"])
         np.testing.assert_allclose(res.energy["V1"][t] + res.energy["V2"][t], one.stimulus_energy, rtol=1e-6)
 
