@@ -73,7 +73,7 @@ class Model:
         self.settler = Settler(self.compiled, self._noise, owner=self._owner)
         self._bottom_up = BottomUp(self)
         self.auto_start = auto_start(spec)
-        """What ``start: auto`` means for this graph: ``bottom_up`` (several levels, cuttable) or ``first_guess``."""
+        """What ``start: auto`` means for this graph: ``levels_first`` (several levels, cuttable) or ``first_guess``."""
 
     # ----- what users call -----------------------------------------------------------------------
     @property
@@ -105,9 +105,10 @@ class Model:
         absent : inputs without evidence in this call (leave them out of ``stimuli``): their columns add no error
             term, so each region that reads them settles on its other inputs and its context, and its prediction
             there is a forecast.
-        start : ``first_guess``, ``bottom_up`` (each level settled before the levels above it join,
-            :mod:`cortex.bottom_up`) or ``auto`` (``bottom_up`` on a graph of several levels that can be cut, else
-            ``first_guess``); default: the spec's ``settle.start``.
+        start : ``first_guess``, ``bottom_up`` (each level settled before the levels above it join, a softmax top
+            alone first, :mod:`cortex.bottom_up`), ``levels_first`` (the same without the top's turn alone) or
+            ``auto`` (``levels_first`` on a graph of several levels that can be cut, else ``first_guess``); default:
+            the spec's ``settle.start``.
         """
         start = self.spec.settle.start if start is None else start
         if start not in START:
@@ -126,7 +127,8 @@ class Model:
                 f"({self._longest_edge()}); pass at least {longest} earlier SettleResults, oldest first, or settle "
                 f"frame after frame with model.stream(), which keeps them")
         past_frames = [self._frame(r, batch) for r in past]
-        carry = self._bottom_up.start(inputs, teachers, past_frames, options) if start == "bottom_up" else None
+        carry = (self._bottom_up.start(inputs, teachers, past_frames, options, readout_alone=start == "bottom_up")
+                 if start in ("bottom_up", "levels_first") else None)
         return self._result(self.settler.run(inputs, teachers, past_frames, options, carry=carry))
 
     def _longest_edge(self) -> str:

@@ -40,7 +40,7 @@ class ConnectionSpec(Strict):
     precision: float = Field(1.0, ge=0)
 
 
-START = ("auto", "first_guess", "bottom_up")     # where settling starts (cortex.bottom_up, cortex.balance.auto_start)
+START = ("auto", "first_guess", "bottom_up", "levels_first")   # where settling starts (cortex.bottom_up, cortex.balance)
 
 
 class SettleSpec(Strict):
@@ -48,9 +48,10 @@ class SettleSpec(Strict):
 
     ``start``: where the activities start. ``first_guess``: every region from its learned feed-forward guess.
     ``bottom_up``: level by level, each level settled with the levels above it cut away, from the state the
-    levels below settled to; then the whole graph settles from there (:mod:`cortex.bottom_up`, docs/depth.md).
-    ``auto`` (default): ``bottom_up`` where the graph has more than one level and can be cut, else
-    ``first_guess`` (:func:`cortex.balance.auto_start`).
+    levels below settled to; a softmax top level then settles alone over them; then the whole graph settles from
+    there (:mod:`cortex.bottom_up`, docs/depth.md). ``levels_first``: the same without the top's turn alone, so its
+    feedback acts while it chooses. ``auto`` (default): ``levels_first`` where the graph has more than one level
+    and can be cut, else ``first_guess`` (:func:`cortex.balance.auto_start`).
     """
 
     steps: int = Field(100, ge=1, le=1_000_000)
@@ -376,7 +377,7 @@ def check_references(spec: NetworkSpec, doc: YamlDocument, names: tuple[set, set
             err(f"duplicate {c.role} connection {c.source} -> {c.target} with delay {c.delay}", path)
         seen.add(key)
 
-    if spec.settle.start == "bottom_up":
+    if spec.settle.start in ("bottom_up", "levels_first"):
         from .balance import check_bottom_up
         for msg, path in check_bottom_up(spec):
             err(msg, path)

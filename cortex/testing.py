@@ -330,15 +330,16 @@ def check_bottom_up(spec: NetworkSpec) -> None:
     if refusals(spec):
         return
     model, now = Model(spec), stimuli(spec, BATCH, 0)
-    r = model.settle(now, steps=15, tol=0, noise=False, start="bottom_up")
-    assert all(np.all(np.isfinite(a)) for a in r.activity.values()), "a bottom-up settle went NaN or infinite"
-    if descends(spec):
-        e = energy_trace(r)
-        assert np.all(np.diff(e) <= 1e-5 * np.abs(e).max() + 1e-9), "the whole-graph settle after the cuts rose"
-    if len(spec.regions) == 1:
-        plain = Model(spec).settle(now, steps=15, tol=0, noise=False)
-        for name in r.activity:
-            np.testing.assert_array_equal(r.activity[name], plain.activity[name])
+    for start in ("levels_first", "bottom_up"):       # the default on a deep graph, and with the read-out alone
+        r = model.settle(now, steps=15, tol=0, noise=False, start=start)
+        assert all(np.all(np.isfinite(a)) for a in r.activity.values()), f"a {start} settle went NaN or infinite"
+        if descends(spec):
+            e = energy_trace(r)
+            assert np.all(np.diff(e) <= 1e-5 * np.abs(e).max() + 1e-9), f"the whole-graph settle after {start} rose"
+        if len(spec.regions) == 1:
+            plain = Model(spec).settle(now, steps=15, tol=0, noise=False, start="first_guess")
+            for name in r.activity:
+                np.testing.assert_array_equal(r.activity[name], plain.activity[name])
     model.learn(r)
     assert all(np.all(np.isfinite(w)) for w in weights(model).values()), "learning after a bottom-up settle"
 

@@ -82,7 +82,7 @@ def test_the_spec_key_chooses_the_start_and_bad_values_are_refused(tmp_path):
     a = model.settle({"retina": X}, noise=False)
     b = model.settle({"retina": X}, noise=False, start="bottom_up")
     assert np.array_equal(a.activity["IT"], b.activity["IT"])
-    with pytest.raises(cortex.CortexError, match="start must be one of auto, first_guess, bottom_up"):
+    with pytest.raises(cortex.CortexError, match="start must be one of auto, first_guess, bottom_up, levels_first"):
         model.settle({"retina": X}, start="sideways")
     bad = tmp_path / "bad.yaml"
     bad.write_text(cortex.graph_path("digits_deep").read_text().replace("start: first_guess}", "start: up}"))
@@ -91,19 +91,19 @@ def test_the_spec_key_chooses_the_start_and_bad_values_are_refused(tmp_path):
     assert "bad.yaml" in str(err.value)
 
 
-def test_auto_starts_bottom_up_where_the_graph_has_levels_and_can_be_cut():
-    """``start: auto`` (the default): a deep stack settles bottom-up, a one-level graph or one that cannot be cut
-    from first guesses, and nothing is refused for it."""
+def test_auto_settles_the_levels_first_where_the_graph_has_levels_and_can_be_cut():
+    """``start: auto`` (the default): a deep stack settles its levels bottom-up first (``levels_first``), a one-level
+    graph or one that cannot be cut from first guesses, and nothing is refused for it."""
     data, X = digits_deep(), batch()
     data["settle"].pop("start")
     spec = spec_from_dict(data)
     assert spec.settle.start == "auto"
     model = Model(spec)
-    assert model.auto_start == "bottom_up"
+    assert model.auto_start == "levels_first"
     auto = model.settle({"retina": X}, noise=False)
-    up = model.settle({"retina": X}, noise=False, start="bottom_up")
+    levels = model.settle({"retina": X}, noise=False, start="levels_first")
     first = model.settle({"retina": X}, noise=False, start="first_guess")
-    assert np.array_equal(auto.activity["V1"], up.activity["V1"])
+    assert np.array_equal(auto.activity["V1"], levels.activity["V1"])
     assert np.abs(auto.activity["V1"] - first.activity["V1"]).max() > 1e-3
     assert cortex.load("digits").auto_start == "first_guess"
     data["connections"] = [{"from": "IT", "to": "V1", "role": "context"}]     # cannot be cut: auto is first_guess
@@ -112,6 +112,26 @@ def test_auto_starts_bottom_up_where_the_graph_has_levels_and_can_be_cut():
     a = uncut.settle({"retina": X}, noise=False)
     b = uncut.settle({"retina": X}, noise=False, start="first_guess")
     assert np.array_equal(a.activity["V1"], b.activity["V1"])
+
+
+def test_levels_first_is_bottom_up_without_the_read_outs_turn_alone():
+    """The levels below the top settle as for ``bottom_up``; the read-out then joins the whole-graph settle from its
+    first guess over them, as the cut graphs settled and resumed by hand give."""
+    model, X = Model(spec_from_dict(digits_deep())), batch()
+    precisions = resolve_precisions(model.spec)
+    cut1 = Model(with_precisions(model.spec, precisions, keep=["V1"]))
+    cut2 = Model(with_precisions(model.spec, precisions, keep=["V1", "V2"]))
+    copy_weights(cut1, model)
+    copy_weights(cut2, model)
+    inputs = {"retina": cut1.backend.asarray(X)}
+    s1 = cut1.settler.run(inputs, {}, [], cut1.options(noise=False))
+    s2 = cut2.settler.run(inputs, {}, [], cut2.options(noise=False), carry=list(s1.device.states) + [None])
+    whole = model.settler.run(inputs, {}, [], model.options(noise=False), carry=list(s2.device.states) + [None])
+    got = model.settle({"retina": X}, noise=False, start="levels_first")
+    for j, name in enumerate(model.compiled.names):
+        np.testing.assert_array_equal(got.activity[name], np.asarray(whole.device.states[j].a))
+    alone = model.settle({"retina": X}, noise=False, start="bottom_up")
+    assert np.abs(alone.activity["IT"] - got.activity["IT"]).max() > 1e-4     # the read-out's turn alone mattered
 
 
 def test_a_graph_that_cannot_be_cut_is_refused_with_its_edge_named():
