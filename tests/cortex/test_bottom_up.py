@@ -31,6 +31,18 @@ def batch(n=24, seed=0):
     return X[np.random.default_rng(seed).choice(len(X), n, replace=False)]
 
 
+def levels_settled_by_hand(model, X):
+    """V1 settled on the graph cut above it, then V1-V2 on the graph cut above V2 (copies holding the weights)."""
+    precisions = resolve_precisions(model.spec)
+    cut1 = Model(with_precisions(model.spec, precisions, keep=["V1"]))
+    cut2 = Model(with_precisions(model.spec, precisions, keep=["V1", "V2"]))
+    copy_weights(cut1, model)
+    copy_weights(cut2, model)
+    inputs = {"retina": cut1.backend.asarray(X)}
+    s1 = cut1.settler.run(inputs, {}, [], cut1.options(noise=False))
+    return inputs, cut2.settler.run(inputs, {}, [], cut2.options(noise=False), carry=list(s1.device.states) + [None])
+
+
 def test_one_level_graph_settles_the_same_from_either_start():
     model = cortex.load("digits")
     X = batch()
@@ -44,14 +56,7 @@ def test_each_level_starts_where_the_graph_cut_above_it_settles():
     held where they settled; the whole graph resumes from there."""
     model = Model(spec_from_dict(digits_deep()))
     X = batch()
-    precisions = resolve_precisions(model.spec)
-    cut1 = Model(with_precisions(model.spec, precisions, keep=["V1"]))
-    cut2 = Model(with_precisions(model.spec, precisions, keep=["V1", "V2"]))
-    copy_weights(cut1, model)
-    copy_weights(cut2, model)
-    inputs = {"retina": cut1.backend.asarray(X)}
-    s1 = cut1.settler.run(inputs, {}, [], cut1.options(noise=False))
-    s2 = cut2.settler.run(inputs, {}, [], cut2.options(noise=False), carry=list(s1.device.states) + [None])
+    inputs, s2 = levels_settled_by_hand(model, X)
     held = Settler(CompiledGraph(model.spec, model.graph, model.regions, model.backend, frozen=["V1", "V2"]), [])
     s3 = held.run(inputs, {}, [], model.options(noise=False), carry=list(s2.device.states) + [None])
     for j in (0, 1):      # held: not moved by IT
@@ -118,14 +123,7 @@ def test_levels_first_is_bottom_up_without_the_read_outs_turn_alone():
     """The levels below the top settle as for ``bottom_up``; the read-out then joins the whole-graph settle from its
     first guess over them, as the cut graphs settled and resumed by hand give."""
     model, X = Model(spec_from_dict(digits_deep())), batch()
-    precisions = resolve_precisions(model.spec)
-    cut1 = Model(with_precisions(model.spec, precisions, keep=["V1"]))
-    cut2 = Model(with_precisions(model.spec, precisions, keep=["V1", "V2"]))
-    copy_weights(cut1, model)
-    copy_weights(cut2, model)
-    inputs = {"retina": cut1.backend.asarray(X)}
-    s1 = cut1.settler.run(inputs, {}, [], cut1.options(noise=False))
-    s2 = cut2.settler.run(inputs, {}, [], cut2.options(noise=False), carry=list(s1.device.states) + [None])
+    inputs, s2 = levels_settled_by_hand(model, X)
     whole = model.settler.run(inputs, {}, [], model.options(noise=False), carry=list(s2.device.states) + [None])
     got = model.settle({"retina": X}, noise=False, start="levels_first")
     for j, name in enumerate(model.compiled.names):
