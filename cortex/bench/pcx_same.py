@@ -274,4 +274,7 @@ def _serve(path: str) -> None:
 
 
 if __name__ == "__main__":
+    from .pcx_w1 import pin_from_env
+
+    pin_from_env()
     _serve(sys.argv[1])

@@ -123,6 +123,16 @@ def xla_flags(threads: int | None) -> str:
     return f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
 
 
+CPUS_VAR = "CORTEX_BENCH_CPUS"
+
+
+def pin_from_env() -> None:
+    """In a worker: confine this process to the CPUs its parent chose (``CORTEX_BENCH_CPUS``), before JAX starts."""
+    cpus = os.environ.get(CPUS_VAR)
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+
+
 def pinned_cpus(threads: int | None) -> set[int] | None:
     """The CPUs a worker with ``threads`` threads is confined to: XLA's CPU runtime runs independent operations
     on a thread pool of its own whatever its flags say (measured: 1.8 CPU-seconds per second at
@@ -147,9 +157,10 @@ class ChildWorker:
             env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + flags).strip()
             env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
         cpus = pinned_cpus(threads)
+        if cpus:      # the worker pins itself before it imports JAX (a preexec_fn would fork beside JAX's threads)
+            env[CPUS_VAR] = ",".join(map(str, sorted(cpus)))
         self.proc = subprocess.Popen([sys.executable, "-m", module, arg], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def _read(self) -> dict:
         line = self.proc.stdout.readline()
@@ -196,4 +207,5 @@ def _serve(batch: int) -> None:
 
 
 if __name__ == "__main__":
+    pin_from_env()
     _serve(int(sys.argv[1]))
