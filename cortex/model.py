@@ -27,7 +27,7 @@ from .region import Sources, region_kinds
 from .result import SettleResult
 from .settings import setting
 from .settle import DeviceState, SettleOptions, Settler
-from .spec import START, NetworkSpec
+from .spec import CUT_STARTS, START, NetworkSpec
 from .threadpool import limited
 
 
@@ -128,7 +128,7 @@ class Model:
                 f"frame after frame with model.stream(), which keeps them")
         past_frames = [self._frame(r, batch) for r in past]
         carry = (self._bottom_up.start(inputs, teachers, past_frames, options, readout_alone=start == "bottom_up")
-                 if start in ("bottom_up", "levels_first") else None)
+                 if start in CUT_STARTS else None)
         return self._result(self.settler.run(inputs, teachers, past_frames, options, carry=carry))
 
     def _longest_edge(self) -> str:

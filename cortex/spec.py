@@ -41,6 +41,7 @@ class ConnectionSpec(Strict):
 
 
 START = ("auto", "first_guess", "bottom_up", "levels_first")   # where settling starts (cortex.bottom_up, cortex.balance)
+CUT_STARTS = ("bottom_up", "levels_first")      # the starts that settle the graph cut level by level first
 
 
 class SettleSpec(Strict):
@@ -377,7 +378,7 @@ def check_references(spec: NetworkSpec, doc: YamlDocument, names: tuple[set, set
             err(f"duplicate {c.role} connection {c.source} -> {c.target} with delay {c.delay}", path)
         seen.add(key)
 
-    if spec.settle.start in ("bottom_up", "levels_first"):
+    if spec.settle.start in CUT_STARTS:
         from .balance import check_bottom_up
         for msg, path in check_bottom_up(spec):
             err(msg, path)
