@@ -156,9 +156,9 @@ class ChildWorker:
         if flags:
             env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + flags).strip()
             env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
-        cpus = pinned_cpus(threads)
-        if cpus:      # the worker pins itself before it imports JAX (a preexec_fn would fork beside JAX's threads)
-            env[CPUS_VAR] = ",".join(map(str, sorted(cpus)))
+        self.cpus = pinned_cpus(threads)      # None: not pinned
+        if self.cpus:      # the worker pins itself before it imports JAX (a preexec_fn would fork beside JAX's threads)
+            env[CPUS_VAR] = ",".join(map(str, sorted(self.cpus)))
         self.proc = subprocess.Popen([sys.executable, "-m", module, arg], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 

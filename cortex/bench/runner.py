@@ -257,9 +257,8 @@ def pcx_figures(rep: Report, key: str, model: Model, stimuli: dict, batch: int, 
     finally:
         worker.close()
     comp = worker.compile
-    cpus = pcx_w1.pinned_cpus(threads)
     label = "XLA default threads" if threads is None else f"XLA {pcx_w1.xla_flags(threads)}"
-    label += f", on CPU {', '.join(map(str, sorted(cpus)))} only" if cpus else ""
+    label += f", on CPU {', '.join(map(str, sorted(worker.cpus)))} only" if worker.cpus else ""
     rep.add(key, "PCX step time, same layer sizes", statistics.median(pcx_step) * 1e3, "ms",
             f"{label}; compile {comp['20']:.1f} s (T=20) + {comp['100']:.1f} s (T=100)")
     rep.add(key, "engine step time beside it", statistics.median(eng_step) * 1e3, "ms", "80 steps per turn")
