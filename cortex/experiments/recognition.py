@@ -91,6 +91,10 @@ class Recognition(DigitExperiment):
             raise StimulusError(f"experiment.few_shot: {exc}; lower few_shot or give more examples") from None
         return data
 
+    def _below(self) -> list[str]:
+        """The regions below the read-out (none on one level): what ``schedule: auto`` decides on."""
+        return [n for n in self.spec.regions if n != self.p.readout]
+
     def train(self, data: dict) -> dict:
         from cortex.model import Model
 
@@ -98,7 +102,7 @@ class Recognition(DigitExperiment):
 
         p, d, rng = self.p, data["digits"], self.rng()
         model, out = Model(self.spec), {}
-        below = [n for n in self.spec.regions if n != p.readout]
+        below = self._below()
         top, epochs = p.schedule_for(bool(below)) == "layerwise", p.pretrain_epochs(bool(below))
         if epochs and below:
             model, out["pretrain_curves"] = pretrain_levels(self, self.spec, d.X_train, epochs, rng, below, p.balance)
@@ -119,7 +123,7 @@ class Recognition(DigitExperiment):
     def evaluate(self, data: dict, trained: dict) -> dict:
         p, d = self.p, data["digits"]
         model, table, settled = trained["model"], {}, {}
-        deep = any(n != p.readout for n in self.spec.regions)
+        deep = bool(self._below())
         for name, X in data["tests"].items():
             settled[name] = self._settle(model, X)
             table[name] = {"model": float(np.mean(settled[name].winners(p.readout) == d.y_eval))}
