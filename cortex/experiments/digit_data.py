@@ -209,12 +209,15 @@ class DigitExperiment(Experiment):
         return self.spec.settle.rate if own is None else own
 
     def train_digits(self, model, X, y, rng: np.random.Generator, *, epochs: int | None = None,
-                     desc: str = "training", regions=None, stimulus: str | None = None) -> list[float]:
+                     desc: str = "training", regions=None) -> list[float]:
         """Settle each shuffled mini-batch with the label clamped to the one-hot class, then learn; the energy curve.
-        ``regions``: only those learn; ``stimulus``: the input ``X`` feeds (default the experiment's)."""
+        ``X``: the experiment's stimulus, or a dict input name -> array (one row per example); ``regions``: only
+        those learn."""
         p = self.p
         epochs = p.epochs if epochs is None else epochs
         eye = np.eye(self.spec.inputs[p.label].size, dtype=np.float32)
-        batches = ({stimulus or p.stimulus: X[i], p.label: eye[y[i]]} for i in epoch_batches(len(X), p.batch_size, epochs, rng))
-        return self.trainer(model, desc, steps=p.train_steps, regions=regions).fit(batches, total=batch_count(len(X), p.batch_size,
+        X = X if isinstance(X, dict) else {p.stimulus: X}
+        batches = ({**{k: v[i] for k, v in X.items()}, p.label: eye[y[i]]}
+                   for i in epoch_batches(len(y), p.batch_size, epochs, rng))
+        return self.trainer(model, desc, steps=p.train_steps, regions=regions).fit(batches, total=batch_count(len(y), p.batch_size,
                                                                                                epochs))

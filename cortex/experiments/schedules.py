@@ -94,7 +94,8 @@ def pretrain_levels(exp, spec, X, epochs: int, rng, below, balance: str = "none"
 def fit_readout(exp, model, X, y, rng, *, epochs=None, desc="training the read-out") -> list[float]:
     """Layerwise read-out training: settle ``X`` by the frozen levels below the read-out alone (the read-out cut
     away), then train the read-out by itself, over that code, with its label; its weights go back into ``model``.
-    It so learns the code the stimulus gives, not one its own clamped label pulls into shape."""
+    It so learns the code the stimulus gives, not one its own clamped label pulls into shape. Each of its inputs
+    stays an input of its own, read through the same edges at the same precisions as in the whole graph."""
     from cortex.model import Model
 
     spec, readout, stim = model.spec, exp.p.readout, exp.p.stimulus
@@ -102,15 +103,16 @@ def fit_readout(exp, model, X, y, rng, *, epochs=None, desc="training the read-o
     lower = Model(with_precisions(spec, resolve_precisions(spec), keep=below))
     copy_weights(lower, model)
     r = lower.settle({stim: X}, steps=exp.p.train_steps, noise=False)
-    srcs = [c.source for c in spec.sources(readout, "input")]
-    code = np.concatenate([X if s in spec.inputs else r.activity[s] for s in srcs], axis=1)
+    srcs = {c.source for c in spec.sources(readout, "input")}
+    code = {s: np.asarray(X) if s in spec.inputs else r.activity[s] for s in srcs}
     d = spec.to_dict()
     teacher = d["regions"][readout]["teacher"]
-    d["inputs"] = {"code": {"shape": [int(code.shape[1])]}, teacher: d["inputs"][teacher]}
-    d["regions"] = {readout: {**d["regions"][readout], "inputs": ["code"]}}
-    d["connections"], d["experiment"], d["structure"] = [], None, None
+    d["inputs"] = {s: {"shape": [int(v.shape[1])]} for s, v in code.items()} | {teacher: d["inputs"][teacher]}
+    d["regions"] = {readout: d["regions"][readout]}
+    d["connections"] = [c for c in d.get("connections", []) if c["to"] == readout and c.get("role") == "input"]
+    d["experiment"], d["structure"] = None, None
     top = Model(spec_from_dict(d, file=f"<{spec.name}: {readout} over its input's code>"))
     copy_weights(top, model)
-    curve = exp.train_digits(top, code, y, rng, epochs=epochs, desc=desc, stimulus="code")
+    curve = exp.train_digits(top, code, y, rng, epochs=epochs, desc=desc)
     copy_weights(model, top)
     return curve

@@ -136,3 +136,34 @@ def test_depth_sweep_reports_every_depth(tmp_path):
     assert min(res["accuracy_clean"]) >= 0.7
     assert res["energy_share_ratio"][0] == 1.0 and 1.0 < res["energy_share_ratio"][1] <= 10
     assert (tmp_path / "depth_sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _readout_after_fit(connections, inputs=("V2",)):
+    """IT's learned means after the layerwise read-out training of a digits_deep copy wired as given."""
+    from cortex.experiments.schedules import fit_readout
+    from cortex.model import Model
+
+    data = yaml.safe_load(cortex.graph_path("digits_deep").read_text())
+    data["regions"]["IT"]["inputs"] = list(inputs)
+    data["connections"] = connections
+    spec = spec_from_dict(data)
+    exp = get_experiment_kind("recognition")(spec, spec.experiment)
+    model = Model(spec)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((64, 64)).astype(np.float32), rng.integers(0, 10, 64)
+    before = np.array(model.regions["IT"].weights["M"])
+    fit_readout(exp, model, X, y, rng, epochs=1)
+    return before, np.array(model.regions["IT"].weights["M"])
+
+
+def test_the_layerwise_read_out_learns_each_input_at_its_connections_precision():
+    """A read-out trained over the frozen code reads each input through its own edge: a skip connection from the
+    retina at precision 0 teaches it nothing about the retina, and one at precision 1 trains it exactly as the same
+    input listed under ``inputs`` (the read-out's input columns: V2's 64, then the retina's 64)."""
+    skip = [{"from": "retina", "to": "IT", "role": "input", "precision": 1.0}]
+    _, listed = _readout_after_fit([], inputs=("V2", "retina"))
+    _, by_edge = _readout_after_fit(skip)
+    np.testing.assert_allclose(by_edge, listed, rtol=1e-5, atol=1e-7)
+    before, muted = _readout_after_fit([{**skip[0], "precision": 0.0}])
+    np.testing.assert_array_equal(muted[:, 64:], before[:, 64:])        # nothing learned from the retina's columns
+    assert np.abs(muted[:, :64] - before[:, :64]).max() > 1e-3          # V2's columns learned
