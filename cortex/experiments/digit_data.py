@@ -38,6 +38,7 @@ class DigitParams(Strict):
     batch_size: int = Field(32, ge=1)
     train_steps: int | None = Field(None, ge=0)
     max_train: int | None = Field(None, ge=10)
+    learn_every: int | None = Field(None, ge=1)   # incremental learning (iPC): an update every N settling steps
 
     def check(self, spec):
         """Cross-checks against the graph: (message, key) pairs."""
@@ -190,6 +191,11 @@ class DigitExperiment(Experiment):
 
     def data(self) -> dict:
         return {"digits": load_digit_data(self.p, self.spec)}
+
+    def trainer(self, model, desc: str = "training", **settle):
+        """The online training loop, learning every ``learn_every`` settling steps when the experiment says so
+        (every loop of the run: pretraining, training, few-shot; docs/learning.md)."""
+        return super().trainer(model, desc, learn_every=self.p.learn_every, **settle)
 
     def splits(self, data: dict) -> dict:
         return data["digits"].record

@@ -146,7 +146,8 @@ class Recognition(DigitExperiment):
         results = {"accuracy": table, "train_examples": int(len(d.X_train)), "test_examples": int(len(d.y_eval)),
                    "epochs": p.epochs, "test_settle_steps": {c: int(r.steps) for c, r in settled.items()},
                    "train_energy_first_last": [curve[0], curve[-1]], "_settled": settled,
-                   "schedule": p.schedule_for(deep), "pretrain_epochs": p.pretrain_epochs(deep)}
+                   "schedule": p.schedule_for(deep), "pretrain_epochs": p.pretrain_epochs(deep),
+                   "learn_every": p.learn_every}
         results["health"] = region_health(model, settled["clean"])
         results["health_warnings"] = health_warnings(results["health"])
         if "occlusion" not in data["tests"]:

@@ -1,4 +1,5 @@
-"""Online training, written once: settle each batch (teachers clamped), then one local update.
+"""Online training, written once: settle each batch (teachers clamped), then one local update (or, with
+``learn_every``, an update every few settling steps while it settles).
 
 Every experiment trains this way; what differs is only what a batch holds (a digit and its label, a
 cue too, two labels, freshly drawn gratings), so the batches come in as an iterable of input dicts.
@@ -41,11 +42,15 @@ class OnlineTrainer:
     desc : what the progress bar says.
     progress : show a progress bar on a terminal (never when stderr is a file or a pipe).
     regions : only these regions learn (None: all).
+    learn_every : learn every this many settling steps while a batch settles (incremental learning, iPC:
+        :meth:`cortex.Model.settle_and_learn`); None: once, after it has settled.
     steps, tol, ... : passed to every ``model.settle`` call (None: the graph's ``settle:`` block).
     """
 
-    def __init__(self, model, *, desc: str = "training", progress: bool = True, regions=None, **settle):
+    def __init__(self, model, *, desc: str = "training", progress: bool = True, regions=None,
+                 learn_every: int | None = None, **settle):
         self.model, self.desc, self.progress, self.settle, self.regions = model, desc, progress, settle, regions
+        self.learn_every = learn_every
 
     def fit(self, batches: Iterable[dict], total: int | None = None) -> list[float]:
         """Train on every batch in order; returns the final energy of each settled batch (the training curve)."""
@@ -54,8 +59,11 @@ class OnlineTrainer:
         with tqdm(total=total, desc=self.desc, unit="batch", disable=None if self.progress else True, leave=False,
                   file=sys.stderr) as bar:
             for inputs in batches:
-                result = self.model.settle(inputs, **self.settle)
-                self.model.learn(result, self.regions)
+                if self.learn_every:
+                    result = self.model.settle_and_learn(inputs, self.learn_every, regions=self.regions, **self.settle)
+                else:
+                    result = self.model.settle(inputs, **self.settle)
+                    self.model.learn(result, self.regions)
                 curve.append(float(result.energy[-1]) if result.steps else result.start_energy)
                 bar.update(1)
                 bar.set_postfix(energy=f"{curve[-1]:.2f}", refresh=False)
