@@ -106,8 +106,8 @@ class DepthSweep(DigitExperiment):
             warnings[str(depth)] = health_warnings(h)
         return {"depths": list(p.depths), "accuracy_clean": acc, "energy_share_ratio": ratio,
                 "energy_share_ratio_raw": raw, "health": health, "health_warnings": warnings,
-                "schedule": p.schedule, "pretrain_epochs": p.pretrain, "learn_every": p.learn_every, "train_examples": int(len(d.X_train)),
-                "evaluated_examples": int(len(d.y_eval))}
+                "schedule": p.schedule, "pretrain_epochs": p.pretrain, "learn_every": p.learn_every,
+                "train_examples": int(len(d.X_train)), "evaluated_examples": int(len(d.y_eval))}
 
     def figures(self, data: dict, trained: dict, results: dict) -> dict:
         from cortex.plotting.depth import plot_depth_sweep

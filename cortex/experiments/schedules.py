@@ -103,7 +103,7 @@ def fit_readout(exp, model, X, y, rng, *, epochs=None, desc="training the read-o
     lower = Model(with_precisions(spec, resolve_precisions(spec), keep=below))
     copy_weights(lower, model)
     r = lower.settle({stim: X}, steps=exp.p.train_steps, noise=False)
-    srcs = {c.source for c in spec.sources(readout, "input")}
+    srcs = dict.fromkeys(c.source for c in spec.sources(readout, "input"))     # in the order the region reads them
     code = {s: np.asarray(X) if s in spec.inputs else r.activity[s] for s in srcs}
     d = spec.to_dict()
     teacher = d["regions"][readout]["teacher"]
