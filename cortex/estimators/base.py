@@ -100,10 +100,12 @@ class GraphEstimator(BaseEstimator):
             raise CortexError(f"training diverged (energy {energy[-1]}); lower the learning rates or the precision")
 
     def _settled(self, X: np.ndarray, region: str, steps) -> np.ndarray:
-        """(n, hypotheses) final activity of ``region`` for every row, settled without noise, every step run."""
+        """(n, hypotheses) final activity of ``region`` for every row, settled without noise, every step run, in the
+        model's dtype: rows settled in batches of other sizes agree to its precision (BLAS blocks a matmul by its
+        shape), not to float64's."""
         out = [self.model_.settle({self.input_: X[i:i + PREDICT_CHUNK]}, steps=steps, tol=0.0, noise=False)
                .activity[region] for i in range(0, len(X), PREDICT_CHUNK)]
-        activity = np.concatenate(out).astype(np.float64)
+        activity = np.concatenate(out)
         if not np.all(np.isfinite(activity)):
             raise CortexError(f"settling gave non-finite activity in region {region!r}")
         return activity

@@ -154,7 +154,7 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
         """
         check_is_fitted(self, "model_")
         X = self._validate(X, reset=False)
-        activity = np.clip(self._settled(X, self.readout_, self.test_steps), 0.0, None)
+        activity = np.clip(self._settled(X, self.readout_, self.test_steps).astype(np.float64), 0.0, None)
         total = activity.sum(axis=1, keepdims=True)
         uniform = np.full_like(activity, 1.0 / activity.shape[1])
         return np.where(total > 0, activity / np.where(total > 0, total, 1.0), uniform)

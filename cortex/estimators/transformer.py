@@ -139,10 +139,16 @@ class GraphTransformer(TransformerMixin, GraphEstimator):
         Returns
         -------
         features : ndarray of shape (n_samples, hypotheses)
+            In the graph's ``dtype`` (float32 by default), the precision the settle ran at.
         """
         check_is_fitted(self, "model_")
         X = self._validate(X, reset=False)
         return self._settled(X, self.region_, self.steps)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]     # features come in the model's float32
+        return tags
 
     def get_feature_names_out(self, input_features=None):
         """Feature names ``REGION_i``, one per hypothesis of the region.
