@@ -152,6 +152,11 @@ class Model:
         energy and the final state."""
         every = check.count(every, "every", minimum=1)
         only = self._only(regions)
+        clocked = [c.name for c in self.compiled.regions if c.region.frame_noise_std()]
+        if clocked and noise:
+            raise StimulusError(f"settle_and_learn resumes settling after every update, which would move the slow "
+                                f"noise of {clocked} (noise_tau in time units: once per frame) at each; pass "
+                                f"noise=False, or settle() then learn()")
         inputs, teachers, past, options, carry = self._begin(stimuli, steps, rate, tol, False, noise, None, (), start)
         runs, left = [], options.steps
         while True:

@@ -62,3 +62,11 @@ def test_learn_every_trains_a_deep_graph_and_is_reported(tmp_path):
     data["experiment"]["learn_every"] = 0
     with pytest.raises(cortex.CortexError, match="learn_every"):
         spec_from_dict(data)
+
+
+def test_slow_noise_clocked_per_frame_is_refused_not_moved_at_every_update():
+    model = cortex.load("rivalry_stream")
+    stimuli = {name: np.zeros((2, spec.size), np.float32) for name, spec in model.spec.inputs.items()}
+    with pytest.raises(cortex.CortexError, match="slow noise"):
+        model.settle_and_learn(stimuli, every=5)
+    model.settle_and_learn(stimuli, every=5, noise=False)      # without its noise the frame clock does not move
