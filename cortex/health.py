@@ -5,7 +5,8 @@ from each region's energy divided by the width of its input, so that a wide sens
 ``spread`` (the mean over hypotheses of the activity's standard deviation across the batch),
 ``relative_spread`` (spread over the mean absolute activity), ``active_fraction`` (the share of hypotheses
 whose mean activity reaches 1% of the most active one's) and ``weight_norms`` (the Frobenius norm of each
-learned array). :func:`health_warnings` names each region that looks dead, with the knob to turn.
+learned array) and, for a kind that reports them, ``precisions`` (each input connection's precision,
+learned or as written). :func:`health_warnings` names each region that looks dead, with the knob to turn.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def region_health(model, result) -> dict:
     width = {c.name: max(1, c.d_x) for c in model.compiled.regions}
     per_col = {n: e / width[n] for n, e in energies.items()}
     total, total_col = sum(energies.values()) or 1.0, sum(per_col.values()) or 1.0
+    compiled = {c.name: c for c in model.compiled.regions}
     out = {}
     for n, a in result.activity.items():
         a = np.asarray(a, dtype=np.float64)
@@ -34,8 +36,11 @@ def region_health(model, result) -> dict:
             "relative_spread": spread / max(float(np.mean(mean)), 1e-12),
             "active_fraction": float(np.mean(mean >= 0.01 * max(float(mean.max()), 1e-12))),
             "weight_norms": {k: float(np.sqrt(np.sum(b.to_numpy(w).astype(np.float64) ** 2)))
-                             for k, w in model.regions[n].weights.items() if k not in ("L", "active")},
+                             for k, w in model.regions[n].weights.items() if k not in ("L", "active", "noise_var")},
         }
+        if hasattr(model.regions[n], "link_precisions"):
+            names = [f"{l.source}@t-{l.delay}" if l.delay else l.source for l in compiled[n].in_links]
+            out[n]["precisions"] = dict(zip(names, model.regions[n].link_precisions()))
     return out
 
 

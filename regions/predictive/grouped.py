@@ -49,7 +49,8 @@ def signature(region) -> str:
     pi = b.to_numpy(region.pi).tolist()
     c = b.to_numpy(region.c).tolist() if region.d_y else []
     step = region.p.model_dump(include=set(STEP_FIELDS), mode="json")
-    alone = region.name if region.p.teacher else None     # a teacher clamps its region alone: a group of one
+    # a teacher clamps its region alone, and a learned precision moves on its own: a group of one
+    alone = region.name if region.p.teacher or region.p.learn_precision is not None else None
     return json.dumps([region.n, region.d_x, region.d_y, step, pi, c, alone], sort_keys=True)
 
 

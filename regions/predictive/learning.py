@@ -24,6 +24,8 @@ Without factors and with a Gaussian error the softmax update ``sum_b a_bi pi (X_
 from __future__ import annotations
 
 
+from . import precision as learned_precision
+
 LIMIT = 1.8
 """Largest ``rate * curvature`` an update may take: every mode of the quadratic then contracts by at least
 ``|1 - 1.8| = 0.8`` per update (2 is where a gradient step starts to diverge)."""
@@ -84,6 +86,8 @@ def learn(region, state, X, Y) -> None:
     region._step_cache = None
     if region.growth is not None:
         region.growth.after_learn(X, e_win, a, state.labels)
+    if p.learn_precision is not None and not region._masked:   # absent inputs measure no error
+        learned_precision.update(region, state, X)
 
 
 def _learn_softmax(region, state, X, bounded: bool) -> None:

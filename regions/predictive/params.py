@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, WrapValidator, model_validator
 
-from cortex.region import Adaptation, Competition, ErrorKind, RegionParams
+from cortex.region import Adaptation, Competition, ErrorKind, RegionParams, Strict
 from cortex.units import StepsOrTime, is_clocked
 
 from .recruit import Recruit
@@ -18,6 +18,25 @@ def _one_precision_error(value, handler):
         return handler(value)
     except ValidationError:
         raise ValueError("input should be greater than 0 and at most 1e6, or 'auto'") from None
+
+
+class LearnedPrecision(Strict):
+    """``learn_precision:`` each input connection's precision learned online as 1 / its running error variance.
+
+    After every learning update the mean squared prediction error of each input connection (over the batch and the
+    connection's columns; a softmax region weighs each hypothesis' error by its activity) enters a running mean at
+    ``rate``, and the connection's precision becomes its inverse, clipped to [``min``, ``max``]. It starts at the
+    precision the graph gives (``precision`` times the connection's). See docs/depth.md."""
+
+    rate: float = Field(0.05, gt=0, le=1)
+    min: float = Field(1e-3, gt=0, le=1e6)
+    max: float = Field(1e3, gt=0, le=1e6)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) must not exceed max ({self.max:g})")
+        return self
 
 
 class Params(RegionParams):
@@ -48,6 +67,7 @@ class Params(RegionParams):
     normalize: bool = True
     init_scale: float = Field(0.1, gt=0, le=10)   # std of the first weights (docs/robustness.md)
     recruit: Recruit | None = None
+    learn_precision: LearnedPrecision | None = None     # true: the default settings; false, null: off
 
     def grows(self) -> bool:
         return self.recruit is not None
@@ -55,6 +75,14 @@ class Params(RegionParams):
     def clocked(self) -> bool:
         """Whether fatigue or slow noise count physical time (move per frame) rather than settling steps."""
         return is_clocked(self.adaptation.tau) or is_clocked(self.noise_tau)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _precision_switch(cls, data):
+        """``learn_precision: true`` means the default settings, ``false`` off."""
+        if isinstance(data, dict) and isinstance(data.get("learn_precision"), bool):
+            data = {**data, "learn_precision": {} if data["learn_precision"] else None}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -67,6 +95,9 @@ class Params(RegionParams):
                                  "among the hypotheses it owns)")
         if self.factors and self.competition != "softmax":
             raise ValueError("factors need competition: softmax (each hypothesis then settles its own parameters)")
+        if self.learn_precision is not None and self.recruit is not None:
+            raise ValueError("learn_precision and recruit cannot be combined: recruit's novelty threshold is an energy, "
+                             "which a learned precision rescales as it learns")
         if self.inhibition and self.competition != "lateral":
             raise ValueError(f"inhibition applies to competition: lateral, not {self.competition!r}")
         return self
@@ -78,7 +109,8 @@ class Params(RegionParams):
 KNOWN_FIELDS = frozenset({
     "kind", "hypotheses", "inputs", "teacher", "competition", "factors", "precision", "context_precision",
     "sparsity", "inhibition", "inhibition_lr", "temperature", "error", "error_scale", "lr", "lr_context",
-    "lr_recognition", "bounded_lr", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale", "recruit"})
+    "lr_recognition", "bounded_lr", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale", "recruit",
+    "learn_precision"})
 
 
 def fast_path_knows(params) -> bool:

@@ -40,6 +40,7 @@ from . import kernels as K
 from .context_fit import fit_context
 from .params import Params, State
 from . import learning
+from . import precision as learned_precision
 from . import recruit as R
 from .recruit import Growth, capacity_for
 
@@ -86,6 +87,9 @@ class Predictive(RegionKind):
         self._scratch: dict = {}
         self._fatigue_frames = self._noise_frames = None   # clocked time constants in frames (``set_frame``)
         self.growth = Growth(self, params.hypotheses) if params.recruit is not None else None
+        self.link_sizes = tuple(inputs.sizes)
+        if params.learn_precision is not None:
+            learned_precision.setup(self, inputs.sizes, [c * params.precision for c in inputs.precisions])
 
     # ----- what the engine asks (cortex.region.RegionKind) -----------------------------------------
     def residual_form(self, start: int, stop: int) -> ResidualForm | None:
@@ -123,7 +127,11 @@ class Predictive(RegionKind):
                       self._buf("T", tuple(state.a.shape)))
 
     def plastic(self) -> bool:
-        return bool(self.p.lr or self.lr_ctx or self.lr_rec)
+        return bool(self.p.lr or self.lr_ctx or self.lr_rec or self.p.learn_precision is not None)
+
+    def link_precisions(self) -> list[float]:
+        """Each input connection's precision now (learned with ``learn_precision``, else as the graph wrote it)."""
+        return learned_precision.link_precisions(self, self.link_sizes)
 
     def step_flops(self, batch: int) -> int:
         per = 4 * batch * self.n * self.d_x * (1 + self.k)
@@ -432,6 +440,8 @@ class Predictive(RegionKind):
 
     def weights_changed(self) -> None:
         self._step_cache = None
+        if self.p.learn_precision is not None:      # the variances came with the weights
+            learned_precision.apply(self)
 
     def load_weights(self, arrays: dict) -> None:
         """As :meth:`RegionKind.load_weights`; a recruiting region first takes the capacity the arrays were saved at."""

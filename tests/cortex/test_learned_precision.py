@@ -1,0 +1,103 @@
+"""Learned precisions (issue 11): each input connection's precision is 1 / its running error variance."""
+import numpy as np
+import pytest
+
+import cortex
+from cortex.spec import spec_from_dict
+
+RNG = np.random.default_rng(0)
+CLEAN = RNG.random((64, 16)).astype(np.float32)
+
+
+def graph(learn_precision=True, backend="numpy", **region):
+    return spec_from_dict({
+        "name": "lp", "seed": 0, "backend": backend,
+        "inputs": {"a": {"shape": [16]}, "b": {"shape": [16]}},
+        "regions": {"V1": {"kind": "predictive", "hypotheses": 8, "inputs": ["a", "b"], "competition": "lateral",
+                           "precision": 2.0, "lr": 0.0, "learn_precision": learn_precision, **region}},
+        "settle": {"steps": 30, "tol": 0},
+    })
+
+
+def measured_variances(model, result, stimuli):
+    """The mean squared prediction error on each input's columns, from the settled state, by hand."""
+    region = model.regions["V1"]
+    pred = np.asarray(result._device.states[0].pred)
+    X = np.concatenate([stimuli["a"], stimuli["b"]], axis=1)
+    r2 = np.mean((X - pred) ** 2, axis=0)
+    return np.array([r2[:16].mean(), r2[16:].mean()]), region
+
+
+@pytest.mark.parametrize("backend", ["numpy", "array_api_strict"])
+def test_each_connection_learns_the_inverse_of_its_own_error_variance(backend):
+    """At rate 1 one update sets each connection's precision to 1 / its measured error variance; the noisier input
+    gets the lower precision (a broken update, or one shared by the connections, fails)."""
+    model = cortex.Model(graph({"rate": 1.0}, backend=backend))
+    assert model.regions["V1"].link_precisions() == pytest.approx([2.0, 2.0])      # starts where the graph says
+    stimuli = {"a": CLEAN, "b": CLEAN + RNG.normal(0, 1.0, CLEAN.shape).astype(np.float32)}
+    result = model.settle(stimuli)
+    var, region = measured_variances(model, result, stimuli)
+    model.learn(result)
+    got = region.link_precisions()
+    assert got == pytest.approx(list(1.0 / var), rel=1e-4)
+    assert got[0] > 2 * got[1]
+    assert float(np.asarray(region.pi).max()) == pytest.approx(region.pi_max)
+
+
+def test_the_running_mean_moves_at_its_rate_and_stays_inside_the_bounds():
+    model = cortex.Model(graph({"rate": 0.25, "max": 3.0}))
+    stimuli = {"a": CLEAN, "b": CLEAN}
+    result = model.settle(stimuli)
+    var, region = measured_variances(model, result, stimuli)
+    model.learn(result)
+    expect = 0.75 * 0.5 + 0.25 * var            # the variance starts at 1 / precision = 0.5
+    assert region.link_precisions() == pytest.approx(list(np.minimum(1.0 / expect, 3.0)), rel=1e-4)
+    for _ in range(30):
+        model.learn(model.settle(stimuli))
+    assert max(region.link_precisions()) == pytest.approx(3.0)       # the fit is good: held at max
+
+
+def test_without_it_precisions_stay_as_written_and_learning_changes_nothing_else():
+    fixed, learned = cortex.Model(graph(None, lr=0.05)), cortex.Model(graph({"rate": 1.0}, lr=0.05))
+    stimuli = {"a": CLEAN, "b": CLEAN}
+    r_fixed, r_learned = fixed.settle(stimuli), learned.settle(stimuli)
+    np.testing.assert_array_equal(r_fixed.energy, r_learned.energy)       # the same start, the same settle
+    fixed.learn(r_fixed)
+    learned.learn(r_learned)
+    assert fixed.regions["V1"].link_precisions() == [2.0, 2.0]
+    np.testing.assert_array_equal(fixed.regions["V1"].weights["W"], learned.regions["V1"].weights["W"])
+    assert learned.regions["V1"].link_precisions() != [2.0, 2.0]
+
+
+def test_a_checkpoint_keeps_the_learned_precisions(tmp_path):
+    model = cortex.Model(graph({"rate": 1.0}))
+    stimuli = {"a": CLEAN, "b": CLEAN * 0.5}
+    model.learn(model.settle(stimuli))
+    model.save(tmp_path / "m.npz")
+    back = cortex.load_checkpoint(tmp_path / "m.npz")
+    assert back.regions["V1"].link_precisions() == model.regions["V1"].link_precisions()
+    assert back.regions["V1"].pi_max == model.regions["V1"].pi_max
+    np.testing.assert_array_equal(back.settle(stimuli).energy, model.settle(stimuli).energy)
+
+
+def test_the_health_record_names_each_connection_precision(tmp_path):
+    from cortex.health import region_health
+
+    model = cortex.Model(graph({"rate": 1.0}))
+    model.learn(model.settle({"a": CLEAN, "b": CLEAN}))
+    health = region_health(model, model.settle({"a": CLEAN, "b": CLEAN}))
+    assert set(health["V1"]["precisions"]) == {"a", "b"}
+    assert list(health["V1"]["precisions"].values()) == model.regions["V1"].link_precisions()
+    assert "noise_var" not in health["V1"]["weight_norms"]
+
+
+def test_bad_settings_are_refused_with_the_key():
+    with pytest.raises(cortex.CortexError, match="learn_precision"):
+        graph({"min": 10.0, "max": 1.0})
+    with pytest.raises(cortex.CortexError, match="learn_precision.rate"):
+        graph({"rate": 2.0})
+    with pytest.raises(cortex.CortexError, match="recruit"):
+        spec_from_dict({"name": "r", "inputs": {"x": {"shape": [4]}, "y": {"shape": [3]}},
+                        "regions": {"IT": {"kind": "predictive", "hypotheses": 3, "inputs": ["x"], "teacher": "y",
+                                           "competition": "softmax", "learn_precision": True,
+                                           "recruit": {"max_hypotheses": 8}}}})
