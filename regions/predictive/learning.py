@@ -71,7 +71,7 @@ def learn(region, state, X, Y) -> None:
             else:
                 rate = _rate(xp, p.lr, region.pi_max * _gram_bound(xp, a), bounded)
             W = w["W"] + (rate / B) * g
-            w["W"] = _unit_rows(xp, W) if p.normalize else W
+            w["W"] = unit_rows(xp, W) if p.normalize else W
         if region.lr_rec and not region._masked:
             rate = _rate(xp, region.lr_rec, _gram_bound(xp, X), bounded)
             w["R"] = w["R"] + (rate / B) * (X.T @ (a - xp.maximum(X @ w["R"], 0.0)))
@@ -141,5 +141,6 @@ def _cauchy_slope(xp, X, MU, cauchy2: float):
     return xp.maximum(1.0 - u, 0.0) / ((1.0 + u) * (1.0 + u))
 
 
-def _unit_rows(xp, W):
+def unit_rows(xp, W):
+    """W with every row scaled to unit length (rows of zeros stay zero)."""
     return W / xp.maximum(xp.sqrt(xp.sum(W * W, axis=1, keepdims=True)), 1e-12)

@@ -1,8 +1,9 @@
-"""Learned precisions: each input connection's precision is 1 / its running error variance (``learn_precision``).
+"""A predictive region's precisions: as the graph writes them, or learned as 1 / each input connection's running
+error variance (``learn_precision``).
 
-Why: a precision is the inverse variance of the noise a connection's prediction leaves, so the weight each error
-term gets should follow how well it is predicted, per region and per connection, rather than be a number written
-in the graph (docs/depth.md). The variance of connection ``k`` is a running mean, at ``rate``, of the batch's mean
+Why learn them: a precision is the inverse variance of the noise a connection's prediction leaves, so the weight
+each error term gets should follow how well it is predicted, per region and per connection, rather than be a
+number written in the graph (docs/depth.md). The variance of connection ``k`` is a running mean, at ``rate``, of the batch's mean
 squared error on the connection's columns after each learning update (for a softmax region, each hypothesis'
 error weighed by its activity: the error of the hypothesis that explains the stimulus); the precision is its
 inverse, clipped to [``min``, ``max``]. It starts at the precision the graph gives, so a first update of rate 1
@@ -17,22 +18,33 @@ from __future__ import annotations
 KEY = "noise_var"
 
 
-def setup(region, sizes, base) -> None:
-    """Give ``region`` (with ``learn_precision`` set) its running variances, one per input connection."""
-    b, lp = region.backend, region.p.learn_precision
-    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+def setup(region, inputs) -> tuple[int, ...]:
+    """Give ``region`` its column precisions (``_pi``; ``pi``, the same with absent inputs' columns at 0 during a
+    settle; their maximum ``pi_max``) as the graph writes them; with ``learn_precision`` also its running
+    variances, one per input connection, starting there. Returns the connections' widths."""
+    b, p, sizes = region.backend, region.p, tuple(inputs.sizes)
+    region._pi = b.asarray(inputs.per_column()) * p.precision         # (d_X,) every column's precision
+    region.pi, region._masked = region._pi, False
+    region.pi_max = float(max(inputs.precisions)) * p.precision
+    lp = p.learn_precision
+    if lp is None:
+        return sizes
     onehot = b.zeros((len(sizes), region.d_x))      # (links, d_X): which columns belong to which connection
-    for k, (s, n) in enumerate(zip(starts, sizes)):
-        onehot[k, s:s + n] = 1.0
+    for k, n in enumerate(sizes):
+        onehot[k, sum(sizes[:k]):sum(sizes[:k + 1])] = 1.0
     region._links_onehot, region._links_size = onehot, b.asarray([float(n) for n in sizes])
-    region.weights[KEY] = b.asarray([1.0 / min(max(float(p), lp.min), lp.max) for p in base])
+    start = [min(max(c * p.precision, lp.min), lp.max) for c in inputs.precisions]
+    region.weights[KEY] = b.asarray([1.0 / v for v in start])
     apply(region)
+    return sizes
 
 
 def apply(region) -> None:
-    """Set the column precisions and their maximum from the stored variances."""
+    """Set the column precisions and their maximum from the stored variances (nothing without ``learn_precision``)."""
     xp, lp = region.xp, region.p.learn_precision
-    per_link = xp.clip(1.0 / region.weights[KEY], lp.min, lp.max)
+    if lp is None:
+        return
+    per_link = xp.clip(1.0 / xp.maximum(region.weights[KEY], 1.0 / lp.max), lp.min, lp.max)   # a perfect fit: max
     region._pi = per_link @ region._links_onehot
     if not region._masked:
         region.pi = region._pi

@@ -60,10 +60,6 @@ class Predictive(RegionKind):
         self.n, self.k = n, k
         self.d_x, self.d_y = inputs.width, context.width
         self.softmax = params.competition == "softmax"
-        self._pi = backend.asarray(inputs.per_column()) * params.precision  # (d_X,) every column's precision
-        self.pi = self._pi            # the same, with absent inputs' columns at 0 during a settle (mask_inputs)
-        self._masked = False
-        self.pi_max = float(max(inputs.precisions)) * params.precision
         self.c = backend.asarray(context.per_column()) if self.d_y else None  # (d_Y,)
         self.cauchy2 = None if params.error == "gaussian" else params.error_scale ** 2
         self.lr_ctx = params.lr if params.lr_context is None else params.lr_context
@@ -77,7 +73,7 @@ class Predictive(RegionKind):
                 if params.recruit is not None and params.recruit.factor_init == "zero":
                     self.weights["F"] = self.weights["F"] * 0.0
         else:
-            self.weights = {"W": _unit_rows(xp, W) if params.normalize else W}
+            self.weights = {"W": learning.unit_rows(xp, W) if params.normalize else W}
             if params.competition == "lateral":
                 self.weights["L"] = xp.ones((n, n), dtype=backend.dtype) - xp.eye(n, dtype=backend.dtype)
         self.weights["R"] = rng.normal((self.d_x, n), s / max(1.0, self.d_x ** 0.5))
@@ -86,10 +82,8 @@ class Predictive(RegionKind):
         self._step_cache = None
         self._scratch: dict = {}
         self._fatigue_frames = self._noise_frames = None   # clocked time constants in frames (``set_frame``)
+        self.link_sizes = learned_precision.setup(self, inputs)    # _pi, pi, pi_max: every column's precision
         self.growth = Growth(self, params.hypotheses) if params.recruit is not None else None
-        self.link_sizes = tuple(inputs.sizes)
-        if params.learn_precision is not None:
-            learned_precision.setup(self, inputs.sizes, [c * params.precision for c in inputs.precisions])
 
     # ----- what the engine asks (cortex.region.RegionKind) -----------------------------------------
     def residual_form(self, start: int, stop: int) -> ResidualForm | None:
@@ -440,8 +434,7 @@ class Predictive(RegionKind):
 
     def weights_changed(self) -> None:
         self._step_cache = None
-        if self.p.learn_precision is not None:      # the variances came with the weights
-            learned_precision.apply(self)
+        learned_precision.apply(self)      # learned precisions follow the variances that came with the weights
 
     def load_weights(self, arrays: dict) -> None:
         """As :meth:`RegionKind.load_weights`; a recruiting region first takes the capacity the arrays were saved at."""
@@ -454,6 +447,3 @@ class Predictive(RegionKind):
         """The hypotheses in use and the label each stands for (without ``recruit``: all of them, each its index)."""
         return R.concepts(self)
 
-
-def _unit_rows(xp, W):
-    return W / xp.maximum(xp.sqrt(xp.sum(W * W, axis=1, keepdims=True)), 1e-12)

@@ -101,3 +101,11 @@ def test_bad_settings_are_refused_with_the_key():
                         "regions": {"IT": {"kind": "predictive", "hypotheses": 3, "inputs": ["x"], "teacher": "y",
                                            "competition": "softmax", "learn_precision": True,
                                            "recruit": {"max_hypotheses": 8}}}})
+
+
+def test_a_perfect_fit_holds_the_precision_at_max_without_a_warning(recwarn):
+    model = cortex.Model(graph({"rate": 1.0, "max": 50.0}))
+    model.regions["V1"].weights["noise_var"][...] = 0.0         # as if every error were exactly zero
+    model.regions["V1"].weights_changed()
+    assert model.regions["V1"].link_precisions() == [50.0, 50.0]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
