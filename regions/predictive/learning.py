@@ -23,7 +23,6 @@ Without factors and with a Gaussian error the softmax update ``sum_b a_bi pi (X_
 """
 from __future__ import annotations
 
-
 from . import precision as learned_precision
 
 LIMIT = 1.8

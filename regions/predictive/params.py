@@ -96,8 +96,8 @@ class Params(RegionParams):
         if self.factors and self.competition != "softmax":
             raise ValueError("factors need competition: softmax (each hypothesis then settles its own parameters)")
         if self.learn_precision is not None and self.recruit is not None:
-            raise ValueError("learn_precision and recruit cannot be combined: recruit's novelty threshold is an energy, "
-                             "which a learned precision rescales as it learns")
+            raise ValueError("learn_precision and recruit cannot be combined: recruit's novelty threshold is an "
+                             "energy, which a learned precision rescales as it learns")
         if self.inhibition and self.competition != "lateral":
             raise ValueError(f"inhibition applies to competition: lateral, not {self.competition!r}")
         return self
@@ -109,8 +109,8 @@ class Params(RegionParams):
 KNOWN_FIELDS = frozenset({
     "kind", "hypotheses", "inputs", "teacher", "competition", "factors", "precision", "context_precision",
     "sparsity", "inhibition", "inhibition_lr", "temperature", "error", "error_scale", "lr", "lr_context",
-    "lr_recognition", "bounded_lr", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale", "recruit",
-    "learn_precision"})
+    "lr_recognition", "bounded_lr", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale",
+    "recruit", "learn_precision"})
 
 
 def fast_path_knows(params) -> bool:

@@ -3,11 +3,11 @@ error variance (``learn_precision``).
 
 Why learn them: a precision is the inverse variance of the noise a connection's prediction leaves, so the weight
 each error term gets should follow how well it is predicted, per region and per connection, rather than be a
-number written in the graph (docs/depth.md). The variance of connection ``k`` is a running mean, at ``rate``, of the batch's mean
-squared error on the connection's columns after each learning update (for a softmax region, each hypothesis'
-error weighed by its activity: the error of the hypothesis that explains the stimulus); the precision is its
-inverse, clipped to [``min``, ``max``]. It starts at the precision the graph gives, so a first update of rate 1
-would already set it to the measured inverse variance.
+number written in the graph (docs/depth.md). The variance of connection ``k`` is a running mean, at ``rate``, of
+the batch's mean squared error on the connection's columns after each learning update (for a softmax region,
+each hypothesis' error weighed by its activity: the error of the hypothesis that explains the stimulus); the
+precision is its inverse, clipped to [``min``, ``max``]. It starts at the precision the graph gives, so a first
+update of rate 1 would already set it to the measured inverse variance.
 
 The variances live in the region's ``weights`` (key ``noise_var``), so checkpoints keep them; the column
 precisions ``_pi`` and their maximum ``pi_max`` (the curvature bound the step sizes use) follow them. Nothing
