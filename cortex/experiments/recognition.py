@@ -108,7 +108,9 @@ class Recognition(DigitExperiment):
             model, out["pretrain_curves"] = pretrain_levels(self, self.spec, d.X_train, epochs, rng, below, p.balance)
             pre = out["few_shot_pretrained_model"] = Model(model.spec)
             copy_weights(pre, model)
-            fit_readout(self, pre, *data["few_shot"], rng, epochs=p.few_shot_epochs, desc="few-shot (pretrained)")
+            # a stream of its own: the main read-out's training below must not depend on few_shot_epochs
+            fit_readout(self, pre, *data["few_shot"], self.rng(4), epochs=p.few_shot_epochs,
+                        desc="few-shot (pretrained)")
         if top and below:
             curve = fit_readout(self, model, d.X_train, d.y_train, rng)
         else:

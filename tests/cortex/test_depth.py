@@ -104,6 +104,16 @@ def test_layerwise_with_pretraining_learns_and_few_shot_gains_from_it(tmp_path):
     assert loaded.regions["V2"].p.precision == 30.0
 
 
+def test_the_read_out_does_not_depend_on_the_few_shot_settings(tmp_path):
+    """The pretrained few-shot read-out trains on a random stream of its own: changing ``few_shot_epochs`` changes
+    that figure, not the read-out trained on every label (it once shared the stream and moved with it)."""
+    short = run(tmp_path / "short", deep(schedule="layerwise", pretrain=1, epochs=1, few_shot_epochs=1))
+    long = run(tmp_path / "long", deep(schedule="layerwise", pretrain=1, epochs=1, few_shot_epochs=6))
+    for cond in ("clean", "noise", "occlusion"):
+        assert short["accuracy"][cond]["model"] == long["accuracy"][cond]["model"], cond
+    assert short["accuracy"]["few_shot_pretrained"]["model"] != long["accuracy"]["few_shot_pretrained"]["model"]
+
+
 def test_layerwise_without_pretraining_is_refused():
     with pytest.raises(cortex.CortexError, match="pretrain >= 1"):
         deep(schedule="layerwise", pretrain=0)
