@@ -49,8 +49,9 @@ def signature(region) -> str:
     pi = b.to_numpy(region.pi).tolist()
     c = b.to_numpy(region.c).tolist() if region.d_y else []
     step = region.p.model_dump(include=set(STEP_FIELDS), mode="json")
-    # a teacher clamps its region alone, and a learned precision moves on its own: a group of one
-    alone = region.name if region.p.teacher or region.p.learn_precision is not None else None
+    # a teacher clamps its region alone: a group of one (learned precisions may share a group: the group reads
+    # each member's precisions at every call, so members whose precisions have moved apart still settle apart)
+    alone = region.name if region.p.teacher else None
     return json.dumps([region.n, region.d_x, region.d_y, step, pi, c, alone], sort_keys=True)
 
 

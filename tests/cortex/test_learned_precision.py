@@ -109,3 +109,34 @@ def test_a_perfect_fit_holds_the_precision_at_max_without_a_warning(recwarn):
     model.regions["V1"].weights_changed()
     assert model.regions["V1"].link_precisions() == [50.0, 50.0]
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_regions_learning_their_precisions_settle_as_the_reference_loop_does():
+    """Two regions of one shape, each learning its own precisions, share a group in the engine's fast path: after a few
+    updates their per-column precisions differ (each reads the noisy input on other columns), and the engine must
+    still settle each at its own (the reference loop steps region by region, the equations as first written)."""
+    from cortex.bench.reference import settle_reference
+    from cortex.bench.runner import prepared
+    from cortex.regions.predictive.grouped import LinearGroup
+
+    spec = spec_from_dict({
+        "name": "lp-pair", "seed": 2,
+        "inputs": {"a": {"shape": [16]}, "b": {"shape": [16]}},
+        "regions": {name: {"kind": "predictive", "hypotheses": 8, "inputs": inputs, "competition": "lateral",
+                           "precision": 2.0, "lr": 0.1, "learn_precision": {"rate": 0.5}}
+                    for name, inputs in (("L", ["a", "b"]), ("R", ["b", "a"]))},
+        "settle": {"steps": 20, "tol": 0},
+    })
+    model = cortex.Model(spec)
+    noisy = {"a": CLEAN, "b": CLEAN + np.random.default_rng(5).normal(0, 0.5, CLEAN.shape).astype(np.float32)}
+    for _ in range(3):
+        model.learn(model.settle(noisy))
+    left, right = model.regions["L"].link_precisions(), model.regions["R"].link_precisions()   # in input order
+    assert left[0] > 1.5 * left[1] and right[1] > 1.5 * right[0], (left, right)   # b is the noisy input, in each
+    groups = [blk.members for blk in prepared(model, noisy).schedule if isinstance(blk, LinearGroup)]
+    assert sorted(map(sorted, groups)) == [[0, 1]], groups                 # the fast path: one group of both
+    r = model.settle(noisy, steps=15)
+    ref = settle_reference(model, noisy, 15)
+    for j, name in enumerate(model.regions):
+        np.testing.assert_allclose(r.activity[name], np.asarray(ref.device.states[j].a), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(r.energy, np.asarray(ref.per_step).sum(axis=1), rtol=1e-5)
