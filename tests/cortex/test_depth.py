@@ -58,6 +58,8 @@ def test_three_level_default_graph_no_longer_collapses(joint):
     auto, fixed = joint
     assert auto["accuracy"]["clean"]["model"] >= 0.85
     assert fixed["accuracy"]["clean"]["model"] < 0.6        # the collapse this fixes
+    assert any(w.startswith("region 'IT'") for w in fixed["health_warnings"]), fixed["health_warnings"]
+    assert auto["health_warnings"] == []
     assert auto["health"]["V2"]["relative_spread"] > 5 * fixed["health"]["V2"]["relative_spread"]
     assert auto["health"]["IT"]["relative_spread"] > 1.0 > 20 * fixed["health"]["IT"]["relative_spread"]
 
@@ -79,7 +81,21 @@ def test_health_of_a_settled_batch_and_its_warnings():
     assert abs(sum(r["energy_share"] for r in h.values()) - 1.0) < 1e-6
     dead = {**h, "V2": {**h["V2"], "relative_spread": 0.0, "energy_share": 1e-4}}
     lines = health_warnings(dead)
-    assert any("'V2'" in w and "constant" in w for w in lines) and any("'V2'" in w and "0.0001 of the energy" in w for w in lines)
+    assert any("'V2'" in w and "constant" in w and "precision" in w for w in lines)   # V2 active: the precision knob
+    assert any("'V2'" in w and "0.0001 of the energy" in w for w in lines)
+
+
+def test_a_collapsed_mixture_is_named_and_the_region_reading_it_points_at_it(tmp_path):
+    """A softmax V2 learning without a teacher collapses onto one hypothesis; its warning says so (not the precision
+    advice, which would not help), and IT's names V2 as the flat region it reads."""
+    res = run(tmp_path, deep(regions={"V2": {"competition": "softmax"}}))
+    assert res["health"]["V2"]["hypotheses"] == 64 and res["health"]["IT"]["reads"] == ["V2"]
+    lines = res["health_warnings"]
+    v2 = [w for w in lines if w.startswith("region 'V2'")]
+    it = [w for w in lines if w.startswith("region 'IT'")]
+    assert len(v2) == 1 and "one of its 64 hypotheses takes every stimulus" in v2[0] and "lateral" in v2[0], lines
+    assert len(it) == 1 and "so is 'V2', which it reads" in it[0], lines
+    assert res["accuracy"]["clean"]["model"] < 0.2                        # it did collapse
 
 
 def test_learn_only_named_regions_freezes_the_rest():
