@@ -68,15 +68,16 @@ def health_warnings(health: dict, clamped: tuple = ()) -> list[str]:
     lines, alone = [], len(health) == 1      # a lone region holds all the energy: no share to warn about
     flat = {n for n, h in health.items() if h["relative_spread"] < CONSTANT}
     one_winner = {n for n, h in health.items() if h.get("hypotheses", 0) > 1 and h.get("winner_share", 0) >= WINNER}
+    dead = flat | one_winner
     for n, h in health.items():
         if n in clamped:
             continue
         if n in flat:
             lines.append(f"region {n!r}: its activity is nearly constant across the batch (relative spread "
-                         f"{h['relative_spread']:.3g}); " + _why_dead(n, h, flat | one_winner))
+                         f"{h['relative_spread']:.3g}); " + _why_dead(n, h, dead))
         elif n in one_winner:
             lines.append(f"region {n!r}: one of its {h['hypotheses']} hypotheses wins {h['winner_share']:.3f} of the "
-                         "batch: it reads nearly every stimulus as the same; " + _why_dead(n, h, flat | one_winner))
+                         "batch: it reads nearly every stimulus as the same; " + _why_dead(n, h, dead))
         if alone:
             continue
         if h["energy_share"] < SHARE_LOW:
