@@ -50,6 +50,7 @@ class FusedLinear:
         self.out, self.outs = None, None
         self.ext = None        # the external gradient's form, found at the first step (the wiring is finished then)
         self.q = self.qv = None
+        self.call = None       # (noise, Q, the kernel's arguments): rebuilt only when noise or Q is another array
 
     def _set(self, **kw):
         for name, v in kw.items():
@@ -92,6 +93,17 @@ class FusedLinear:
                 env.external_gradient(j, grp.gext[i, ...], grp.T2[i, ...])
         return self.d3
 
+    def _args(self, env, eps, Q, noise):
+        """The arguments of ``linear_update`` (of ``small_step``, the products' and the energy's around them)."""
+        grp = self.grp
+        args = (grp.A, grp.H, grp.Gd, grp.gext if self.ext == 1 else self.d3, Q,
+                grp.XI if grp.XI is not None else self.d3, noise if noise is not None else self.d3,
+                grp.prior if grp.d_y else self.d3, grp.AL if grp.AL is not None else self.d3, self.S2, self.act,
+                self.par, self.mode)
+        if self.small:     # X is fixed for the call (inputs and past frames only), so its array is too
+            return (eps, grp.W, *args, grp.x3(env), grp.P, self.pi2, self.c2, self.one, self.half, self.ein)
+        return args
+
     # ----- the step and the energy -------------------------------------------------------------------
     def step(self, env, noise):
         grp, ops = self.grp, env.ops
@@ -106,16 +118,14 @@ class FusedLinear:
         if switches != self.switches:           # set only when they change (an item write costs a microsecond)
             self._set(noise=switches[0], xi_fresh=switches[1])
             self.switches = switches
-        args = (grp.A, grp.H, grp.Gd, grp.gext if self.ext == 1 else self.d3, Q,
-                grp.XI if grp.XI is not None else self.d3, noise if noise is not None else self.d3,
-                grp.prior if grp.d_y else self.d3, grp.AL if grp.AL is not None else self.d3, self.S2, self.act,
-                self.par, self.mode)
+        if self.call is None or self.call[0] is not noise or self.call[1] is not Q:
+            self.call = (noise, Q, self._args(env, eps, Q, noise))   # the buffers stay for the call: built once
+        args = self.call[2]
         if self.small:        # a few hypotheses on a fixed X: the products, the update and the energy in one call
             if ops.log is not None:
                 ops.log += [(tuple(eps.shape), tuple(grp.Wt.shape), True), (tuple(grp.A.shape), tuple(grp.W.shape),
                                                                              False)]
-            self.k["small_step"](eps, grp.W, *args, grp.x3(env), grp.P, self.pi2, self.c2, self.one, self.half,
-                                 self.ein)
+            self.k["small_step"](*args)
         else:
             ops.matmul(eps, grp.Wt, grp.Gd)
             self.k["linear_update"](*args)
