@@ -210,15 +210,16 @@ def figures(rep, key: str, model, stimuli: dict, batch: int, rounds: int, thread
         inputs, teachers = model._prepare(stimuli)       # as cortex.bench.runner.prepared (no import circle)
         s = model.settler.prepare(inputs, teachers, [], model.options(1))
         pcx_step, eng_step, pcx_cpu, eng_cpu = [], [], [], []
-        for _ in range(rounds):
-            t = worker.times()
-            pcx_step.append((t["100"] - t["20"]) / 80)
-            pcx_cpu.append((t["cpu100"] - t["cpu20"]) / 80)
-            t0, c0 = time.perf_counter(), time.process_time()
-            for _ in range(80):
-                s.sweep(0)
-            eng_step.append((time.perf_counter() - t0) / 80)
-            eng_cpu.append((time.process_time() - c0) / 80)
+        with pcx_w1.apart(worker.cpus):
+            for _ in range(rounds):
+                t = worker.times()
+                pcx_step.append((t["100"] - t["20"]) / 80)
+                pcx_cpu.append((t["cpu100"] - t["cpu20"]) / 80)
+                t0, c0 = time.perf_counter(), time.process_time()
+                for _ in range(80):
+                    s.sweep(0)
+                eng_step.append((time.perf_counter() - t0) / 80)
+                eng_cpu.append((time.process_time() - c0) / 80)
     finally:
         worker.close()
     comp = worker.compile

@@ -247,13 +247,14 @@ def pcx_figures(rep: Report, key: str, model: Model, stimuli: dict, batch: int, 
     try:
         s = prepared(model, stimuli)
         pcx_step, eng_step = [], []
-        for _ in range(rounds):
-            t20, t100 = worker.times()
-            pcx_step.append((t100 - t20) / 80)
-            t0 = time.perf_counter()
-            for _ in range(80):
-                s.sweep(0)
-            eng_step.append((time.perf_counter() - t0) / 80)
+        with pcx_w1.apart(worker.cpus):
+            for _ in range(rounds):
+                t20, t100 = worker.times()
+                pcx_step.append((t100 - t20) / 80)
+                t0 = time.perf_counter()
+                for _ in range(80):
+                    s.sweep(0)
+                eng_step.append((time.perf_counter() - t0) / 80)
     finally:
         worker.close()
     comp = worker.compile
