@@ -175,3 +175,17 @@ def test_pcx_same_math_has_the_engines_energy():
     engine = float(np.mean(m.settle(wl.stimuli, steps=0).stimulus_energy))
     np.testing.assert_allclose(energy0(), engine, rtol=1e-5)
     assert settle(20) < energy0()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs CPU affinity and two CPUs")
+def test_engine_side_of_a_comparison_keeps_off_the_workers_cpus_then_gets_them_back():
+    from cortex.bench.pcx_w1 import apart, pinned_cpus
+    before = os.sched_getaffinity(0)
+    worker = pinned_cpus(1)
+    assert worker and len(worker) == 1 and worker < before
+    with apart(worker):
+        assert os.sched_getaffinity(0) == before - worker
+    assert os.sched_getaffinity(0) == before
+    with apart(None):         # an unpinned worker: nothing to keep off
+        assert os.sched_getaffinity(0) == before
