@@ -116,7 +116,8 @@ class Recognition(DigitExperiment):
         else:
             curve = self.train_digits(model, d.X_train, d.y_train, rng)
         few_model = Model(self.spec)
-        self.train_digits(few_model, *data["few_shot"], rng, epochs=p.few_shot_epochs, desc="few-shot")
+        # a stream of its own too: how long the main model trained (``epochs``, ``pretrain``) must not move it
+        self.train_digits(few_model, *data["few_shot"], self.rng(5), epochs=p.few_shot_epochs, desc="few-shot")
         return {"model": model, "few_shot_model": few_model, "curve": curve, **out}
 
     def _settle(self, model, X):

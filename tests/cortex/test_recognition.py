@@ -98,3 +98,12 @@ def test_validation_mode_reports_its_split(tmp_path):
     assert res["split"]["examples"] == {"train": 200, "validation": 432}
     assert "the test split is not touched" in res["split"]["figures_from"]
     assert res["accuracy"]["clean"]["model"] > 0.6
+
+
+def test_few_shot_figure_does_not_move_with_the_main_models_training_length(tmp_path):
+    """The few-shot model trains on its own random stream: an ablation of ``epochs`` changes the main model only."""
+    small = dict(max_train=200, few_shot=5, few_shot_epochs=3, baselines=False)   # 50 images: two batches
+    one = run(tmp_path / "one", epochs=1, **small)["accuracy"]
+    two = run(tmp_path / "two", epochs=2, **small)["accuracy"]
+    assert one["few_shot"]["model"] == two["few_shot"]["model"]
+    assert one["clean"]["model"] != two["clean"]["model"]      # the main model did train differently
