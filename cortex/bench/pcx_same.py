@@ -209,19 +209,13 @@ def figures(rep, key: str, model, stimuli: dict, batch: int, rounds: int, thread
     try:
         inputs, teachers = model._prepare(stimuli)       # as cortex.bench.runner.prepared (no import circle)
         s = model.settler.prepare(inputs, teachers, [], model.options(1))
-        pcx_step, eng_step, pcx_cpu, eng_cpu = [], [], [], []
-        with pcx_w1.apart(worker.cpus):
-            for _ in range(rounds):
-                t = worker.times()
-                pcx_step.append((t["100"] - t["20"]) / 80)
-                pcx_cpu.append((t["cpu100"] - t["cpu20"]) / 80)
-                t0, c0 = time.perf_counter(), time.process_time()
-                for _ in range(80):
-                    s.sweep(0)
-                eng_step.append((time.perf_counter() - t0) / 80)
-                eng_cpu.append((time.process_time() - c0) / 80)
+        turns = worker.turns(s.sweep, rounds)              # T=100 less T=20: 80 steps a turn
     finally:
         worker.close()
+    pcx_step = [(t["100"] - t["20"]) / 80 for t, _, _ in turns]
+    pcx_cpu = [(t["cpu100"] - t["cpu20"]) / 80 for t, _, _ in turns]
+    eng_step = [wall for _, wall, _ in turns]
+    eng_cpu = [cpu for _, _, cpu in turns]
     comp = worker.compile
     engine_e0 = float(np.mean(model.backend.to_numpy(model.settle(stimuli, steps=0).stimulus_energy)))
     same, standard = flops(batch)

@@ -191,6 +191,20 @@ class ChildWorker:
         self.proc.stdin.flush()
         return self._read()
 
+    def turns(self, sweep, rounds: int, steps: int = 80) -> list[tuple]:
+        """``rounds`` turns: the worker times its network (``times()``), then ``sweep`` runs ``steps`` times here,
+        on the CPUs the worker was not given (:func:`apart`). Per turn: the worker's times, and the engine's wall
+        and CPU seconds per step."""
+        out = []
+        with apart(self.cpus):
+            for _ in range(rounds):
+                t = self.times()
+                t0, c0 = time.perf_counter(), time.process_time()
+                for _ in range(steps):
+                    sweep(0)
+                out.append((t, (time.perf_counter() - t0) / steps, (time.process_time() - c0) / steps))
+        return out
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.stdin.close()

@@ -245,18 +245,11 @@ def pcx_figures(rep: Report, key: str, model: Model, stimuli: dict, batch: int, 
         rep.notes.append(f"PCX comparison skipped: {exc}")
         return
     try:
-        s = prepared(model, stimuli)
-        pcx_step, eng_step = [], []
-        with pcx_w1.apart(worker.cpus):
-            for _ in range(rounds):
-                t20, t100 = worker.times()
-                pcx_step.append((t100 - t20) / 80)
-                t0 = time.perf_counter()
-                for _ in range(80):
-                    s.sweep(0)
-                eng_step.append((time.perf_counter() - t0) / 80)
+        turns = worker.turns(prepared(model, stimuli).sweep, rounds)       # T=100 less T=20: 80 steps a turn
     finally:
         worker.close()
+    pcx_step = [(t100 - t20) / 80 for (t20, t100), _, _ in turns]
+    eng_step = [wall for _, wall, _ in turns]
     comp = worker.compile
     label = "XLA default threads" if threads is None else f"XLA {pcx_w1.xla_flags(threads)}"
     label += f", on CPU {', '.join(map(str, sorted(worker.cpus)))} only" if worker.cpus else ""
