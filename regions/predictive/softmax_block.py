@@ -177,7 +177,7 @@ class SoftmaxBlock(Block):
                 self.jmode[0], self.jmode[1] = noise is not None, external
                 self.jit["mirror_logits"](self.A, self.LA, e, self.H, pt if pt is not None else self.H,
                                           noise if noise is not None else self.H, self.gbuf, self.jpar, self.jmode)
-                self.backend.xp.exp(self.LA, out=self.A)
+                ops.exp(self.LA, self.A)
                 self.jit["mirror_normalise"](self.A, self.LA, self.H, self.jpar, self.jmode)
                 self.jmode[3] = 1
             else:
