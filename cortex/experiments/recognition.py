@@ -7,7 +7,9 @@ few-shot training; the same splits train logistic regression and an MLP.
 A deep graph (regions below the read-out) can learn them first without labels: ``pretrain: N`` epochs
 over the unlabelled training images, level by level bottom-up (:mod:`.schedules`); ``schedule: layerwise``
 then trains only the read-out with its label (``joint``: every region). After pretraining, the
-``few_shot_pretrained`` condition trains the read-out alone on the few labelled examples. ``health``
+``few_shot_pretrained`` condition trains the read-out alone on the few labelled examples, and then, with
+``few_shot_unlabelled_epochs: N``, goes on learning over the unlabelled training images from its own settled
+posterior, a labelled batch after each unlabelled one (semi-supervised, :func:`.schedules.refine_readout`). ``health``
 (:mod:`cortex.health`) records each region's energy share, spread and activity on the clean set.
 
 ``data: FILE.npz`` (arrays ``X``, ``y``, optionally ``X_test``, ``y_test``) replaces the digits with
@@ -41,6 +43,7 @@ class Params(DigitParams):
     occlusion_value: float = 1.0
     few_shot: int = Field(5, ge=1)
     few_shot_epochs: int = Field(30, ge=1)
+    few_shot_unlabelled_epochs: int = Field(0, ge=0)
     baselines: bool = True
     examples: int = Field(4, ge=1, le=20)
     schedule: Literal["auto", "joint", "layerwise"] = "auto"
@@ -53,6 +56,13 @@ class Params(DigitParams):
             raise ValueError("schedule: layerwise trains the read-out over levels learned first: give pretrain >= 1 "
                              "(or leave it out: epochs), or use schedule: joint")
         return self
+
+    def check(self, spec):
+        out = super().check(spec)
+        if self.few_shot_unlabelled_epochs and set(spec.regions) <= {self.readout}:
+            out.append((f"refines a read-out pretrained over the code of the regions below it, and no region lies "
+                        f"below {self.readout!r} in this graph; set it to 0", "few_shot_unlabelled_epochs"))
+        return out
 
     def schedule_for(self, deep: bool) -> str:
         """``auto`` (the default): ``layerwise`` when regions lie below the read-out (``deep``) and pretraining is not
@@ -98,7 +108,7 @@ class Recognition(DigitExperiment):
     def train(self, data: dict) -> dict:
         from cortex.model import Model
 
-        from .schedules import copy_weights, fit_readout, pretrain_levels
+        from .schedules import copy_weights, fit_readout, pretrain_levels, refine_readout
 
         p, d, rng = self.p, data["digits"], self.rng()
         model, out = Model(self.spec), {}
@@ -111,6 +121,9 @@ class Recognition(DigitExperiment):
             # a stream of its own: the main read-out's training below must not depend on few_shot_epochs
             fit_readout(self, pre, *data["few_shot"], self.rng(4), epochs=p.few_shot_epochs,
                         desc="few-shot (pretrained)")
+            if p.few_shot_unlabelled_epochs:
+                refine_readout(self, pre, d.X_train, *data["few_shot"], self.rng(6),
+                               epochs=p.few_shot_unlabelled_epochs, desc="few-shot (pretrained) on unlabelled images")
         if top and below:
             curve = fit_readout(self, model, d.X_train, d.y_train, rng)
         else:
@@ -146,11 +159,12 @@ class Recognition(DigitExperiment):
                 if "few_shot_pretrained" in table:   # the baselines see no unlabelled images: their few-shot figure
                     table["few_shot_pretrained"].update({k: v for k, v in table["few_shot"].items() if k != "model"})
         curve = trained["curve"]
+        unlabelled = p.few_shot_unlabelled_epochs if "few_shot_pretrained_model" in trained else 0
         results = {"accuracy": table, "train_examples": int(len(d.X_train)), "test_examples": int(len(d.y_eval)),
                    "epochs": p.epochs, "test_settle_steps": {c: int(r.steps) for c, r in settled.items()},
                    "train_energy_first_last": [curve[0], curve[-1]], "_settled": settled,
                    "schedule": p.schedule_for(deep), "pretrain_epochs": p.pretrain_epochs(deep),
-                   "learn_every": p.learn_every}
+                   "learn_every": p.learn_every, "few_shot_unlabelled_epochs": unlabelled}
         results["health"] = region_health(model, settled["clean"])
         results["health_warnings"] = health_warnings(results["health"])
         if "occlusion" not in data["tests"]:

@@ -4,11 +4,13 @@
 ``layerwise``: the levels below the read-out first learn without labels, bottom-up, one level at a time on a
 graph cut above that level (so nothing higher, random as it still is, pulls on it), each level frozen once
 learned; then only the read-out learns, with its label. A level learned on its own gives the level above a
-code of the stimulus to explain instead of a code shaped by an untrained read-out.
+code of the stimulus to explain instead of a code shaped by an untrained read-out. A read-out trained over
+that code on a few labelled images can go on learning from the unlabelled ones (:func:`refine_readout`).
 
-Balance by scale (``balance: scale``, an ablation, off by default: it lowers accuracy, docs/depth.md): activity shrinks from level to level (each level's code is a fraction
-of the one below it), so errors, and with them energies and pulls, fall exponentially with depth. Once a level
-is frozen its output's scale is fixed, so before a level learns, its precision is multiplied by
+Balance by scale (``balance: scale``, an ablation, off by default: it lowers accuracy, docs/depth.md): activity
+shrinks from level to level (each level's code is a fraction of the one below it), so errors, and with them
+energies and pulls, fall exponentially with depth. Once a level is frozen its output's scale is fixed, so before
+a level learns, its precision is multiplied by
 ``var(sensor) / var(its input)`` (variances across the training images, averaged over columns): every level
 then weighs its errors as a level over the sensor does. The trained model carries these precisions in its
 spec (``model.spec``), so a saved checkpoint settles as it was trained.
@@ -91,28 +93,61 @@ def pretrain_levels(exp, spec, X, epochs: int, rng, below, balance: str = "none"
     return model, curves
 
 
-def fit_readout(exp, model, X, y, rng, *, epochs=None, desc="training the read-out") -> list[float]:
-    """Layerwise read-out training: settle ``X`` by the frozen levels below the read-out alone (the read-out cut
-    away), then train the read-out by itself, over that code, with its label; its weights go back into ``model``.
-    It so learns the code the stimulus gives, not one its own clamped label pulls into shape. Each of its inputs
-    stays an input of its own, read through the same edges at the same precisions as in the whole graph."""
+def _readout_alone(exp, model):
+    """The frozen levels below the read-out (the read-out cut away), the read-out alone over their code, and a
+    function from stimuli to that code; both models hold ``model``'s weights. Each input of the read-out stays an
+    input of its own, read through the same edges at the same precisions as in the whole graph."""
     from cortex.model import Model
 
     spec, readout, stim = model.spec, exp.p.readout, exp.p.stimulus
     below = [n for n in spec.regions if n != readout]
     lower = Model(with_precisions(spec, resolve_precisions(spec), keep=below))
     copy_weights(lower, model)
-    r = lower.settle({stim: X}, steps=exp.p.train_steps, noise=False)
-    srcs = dict.fromkeys(c.source for c in spec.sources(readout, "input"))     # in the order the region reads them
-    code = {s: np.asarray(X) if s in spec.inputs else r.activity[s] for s in srcs}
+    srcs = list(dict.fromkeys(c.source for c in spec.sources(readout, "input")))    # in the order the region reads them
+
+    def code(X):
+        r = lower.settle({stim: X}, steps=exp.p.train_steps, noise=False)
+        return {s: np.asarray(X) if s in spec.inputs else r.activity[s] for s in srcs}
+
     d = spec.to_dict()
     teacher = d["regions"][readout]["teacher"]
-    d["inputs"] = {s: {"shape": [int(v.shape[1])]} for s, v in code.items()} | {teacher: d["inputs"][teacher]}
+    d["inputs"] = {s: {"shape": [spec.size_of(s)]} for s in srcs} | {teacher: d["inputs"][teacher]}
     d["regions"] = {readout: d["regions"][readout]}
     d["connections"] = [c for c in d.get("connections", []) if c["to"] == readout and c.get("role") == "input"]
     d["experiment"], d["structure"] = None, None
     top = Model(spec_from_dict(d, file=f"<{spec.name}: {readout} over its input's code>"))
     copy_weights(top, model)
-    curve = exp.train_digits(top, code, y, rng, epochs=epochs, desc=desc)
+    return top, code, teacher
+
+
+def fit_readout(exp, model, X, y, rng, *, epochs=None, desc="training the read-out") -> list[float]:
+    """Layerwise read-out training: settle ``X`` by the frozen levels below the read-out alone (the read-out cut
+    away), then train the read-out by itself, over that code, with its label; its weights go back into ``model``.
+    It so learns the code the stimulus gives, not one its own clamped label pulls into shape."""
+    top, code, _ = _readout_alone(exp, model)
+    curve = exp.train_digits(top, code(X), y, rng, epochs=epochs, desc=desc)
+    copy_weights(model, top)
+    return curve
+
+
+def refine_readout(exp, model, X_unlabelled, X, y, rng, *, epochs: int, desc="read-out on unlabelled images"):
+    """Semi-supervised learning of a read-out trained on a few labelled examples (``X``, ``y``): over the frozen
+    code, each shuffled batch of ``X_unlabelled`` is settled with no label and learned from, so every hypothesis
+    moves towards the stimuli its own settled posterior gives it (EM's step, done online), and after each such
+    batch a batch of the labelled few, drawn with replacement, is settled with its label clamped and learned from,
+    which keeps each hypothesis on its class. Weights go back into ``model``; returns the energy curve."""
+    top, code, teacher = _readout_alone(exp, model)
+    unlabelled, labelled = code(X_unlabelled), code(X)
+    eye = np.eye(exp.spec.inputs[teacher].size, dtype=np.float32)
+    size = exp.p.batch_size
+
+    def batches():
+        for i in epoch_batches(len(X_unlabelled), size, epochs, rng):
+            yield {s: v[i] for s, v in unlabelled.items()}
+            j = rng.choice(len(y), size)
+            yield {**{s: v[j] for s, v in labelled.items()}, teacher: eye[y[j]]}
+
+    curve = exp.trainer(top, desc, steps=exp.p.train_steps).fit(batches(), total=2 * batch_count(len(X_unlabelled),
+                                                                                                  size, epochs))
     copy_weights(model, top)
     return curve

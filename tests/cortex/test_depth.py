@@ -13,7 +13,8 @@ from cortex.experiments import get_experiment_kind
 from cortex.health import health_warnings, region_health
 from cortex.spec import spec_from_dict
 
-SMALL = {"evaluate_on": "validation", "max_train": 500, "epochs": 2, "baselines": False, "few_shot_epochs": 10}
+SMALL = {"evaluate_on": "validation", "max_train": 500, "epochs": 2, "baselines": False, "few_shot_epochs": 10,
+         "few_shot_unlabelled_epochs": 1}
 
 
 def deep(**overrides):
@@ -128,6 +129,27 @@ def test_the_read_out_does_not_depend_on_the_few_shot_settings(tmp_path):
     for cond in ("clean", "noise", "occlusion"):
         assert short["accuracy"][cond]["model"] == long["accuracy"][cond]["model"], cond
     assert short["accuracy"]["few_shot_pretrained"]["model"] != long["accuracy"]["few_shot_pretrained"]["model"]
+
+
+def test_the_pretrained_few_shot_read_out_learns_from_the_unlabelled_images(tmp_path):
+    """After its 5 labelled images a class, the pretrained read-out goes on learning over the unlabelled training
+    images from its own settled posterior (a labelled batch after each): validation accuracy at seed 0 rises from
+    0.837 to 0.931 (at seeds 1 and 2 by 0.056 and 0.049), and the read-out trained on every label is untouched."""
+    keys = dict(schedule="layerwise", pretrain=2, epochs=1, max_train=None, few_shot_epochs=30)
+    without = run(tmp_path / "without", deep(**keys, few_shot_unlabelled_epochs=0))
+    semi = run(tmp_path / "semi", deep(**keys, few_shot_unlabelled_epochs=3))
+    for cond in ("clean", "noise", "occlusion", "few_shot"):
+        assert semi["accuracy"][cond]["model"] == without["accuracy"][cond]["model"], cond
+    gain = semi["accuracy"]["few_shot_pretrained"]["model"] - without["accuracy"]["few_shot_pretrained"]["model"]
+    assert gain >= 0.04
+    assert semi["few_shot_unlabelled_epochs"] == 3
+
+
+def test_unlabelled_few_shot_epochs_need_levels_below_the_read_out():
+    data = yaml.safe_load(cortex.graph_path("digits").read_text())
+    data["experiment"]["few_shot_unlabelled_epochs"] = 2
+    with pytest.raises(cortex.CortexError, match="few_shot_unlabelled_epochs.*no region lies below 'IT'"):
+        spec_from_dict(data)
 
 
 def test_layerwise_without_pretraining_is_refused():
