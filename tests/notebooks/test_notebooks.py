@@ -31,9 +31,9 @@ def test_the_notebooks_are_there():
                      "05_composition_and_context", "06_sequences", "07_new_concepts", "08_vision"]
 
 
-LIMIT = 180
-"""Seconds one run of a notebook may take (each takes 5-25 s on a quiet machine, up to 40 s on a busy one) before it
-counts as stalled."""
+LIMIT = 300
+"""Seconds one run of a notebook may take (each takes 5-80 s on a quiet machine, 01 the longest, and about twice
+that on a busy one) before it counts as stalled."""
 
 RUN = ("import sys, nbclient, nbformat\n"
        "nb = nbformat.read(sys.argv[1], as_version=4)\n"
