@@ -31,7 +31,7 @@ def test_the_notebooks_are_there():
                      "05_composition_and_context", "06_sequences", "07_new_concepts", "08_vision"]
 
 
-LIMIT = 300
+LIMIT = 240
 """Seconds one run of a notebook may take (each takes 5-80 s on a quiet machine, 01 the longest, and about twice
 that on a busy one) before it counts as stalled."""
 
