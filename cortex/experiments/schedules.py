@@ -117,14 +117,14 @@ def _readout_alone(exp, model):
     d["experiment"], d["structure"] = None, None
     top = Model(spec_from_dict(d, file=f"<{spec.name}: {readout} over its input's code>"))
     copy_weights(top, model)
-    return top, code, teacher
+    return top, code
 
 
 def fit_readout(exp, model, X, y, rng, *, epochs=None, desc="training the read-out") -> list[float]:
     """Layerwise read-out training: settle ``X`` by the frozen levels below the read-out alone (the read-out cut
     away), then train the read-out by itself, over that code, with its label; its weights go back into ``model``.
     It so learns the code the stimulus gives, not one its own clamped label pulls into shape."""
-    top, code, _ = _readout_alone(exp, model)
+    top, code = _readout_alone(exp, model)
     curve = exp.train_digits(top, code(X), y, rng, epochs=epochs, desc=desc)
     copy_weights(model, top)
     return curve
@@ -136,16 +136,16 @@ def refine_readout(exp, model, X_unlabelled, X, y, rng, *, epochs: int, desc="re
     moves towards the stimuli its own settled posterior gives it (EM's step, done online), and after each such
     batch a batch of the labelled few, drawn with replacement, is settled with its label clamped and learned from,
     which keeps each hypothesis on its class. Weights go back into ``model``; returns the energy curve."""
-    top, code, teacher = _readout_alone(exp, model)
+    top, code = _readout_alone(exp, model)
     unlabelled, labelled = code(X_unlabelled), code(X)
-    eye = np.eye(exp.spec.inputs[teacher].size, dtype=np.float32)
-    size = exp.p.batch_size
+    label, size = exp.p.label, exp.p.batch_size       # the read-out's teacher (checked with the graph)
+    eye = np.eye(exp.spec.inputs[label].size, dtype=np.float32)
 
     def batches():
         for i in epoch_batches(len(X_unlabelled), size, epochs, rng):
             yield {s: v[i] for s, v in unlabelled.items()}
             j = rng.choice(len(y), size)
-            yield {**{s: v[j] for s, v in labelled.items()}, teacher: eye[y[j]]}
+            yield {**{s: v[j] for s, v in labelled.items()}, label: eye[y[j]]}
 
     curve = exp.trainer(top, desc, steps=exp.p.train_steps).fit(batches(), total=2 * batch_count(len(X_unlabelled),
                                                                                                   size, epochs))
