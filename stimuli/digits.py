@@ -18,7 +18,7 @@ from cortex.errors import StimulusError
 
 from . import checks
 
-__all__ = ["DigitSplit", "load_digit_split", "add_noise", "occlude", "few_shot", "batches"]
+__all__ = ["DigitSplit", "load_digit_split", "add_noise", "occlude", "few_shot", "fixations", "batches"]
 
 IMAGE_SHAPE: tuple[int, int] = (8, 8)
 N_CLASSES: int = 10
@@ -186,6 +186,22 @@ def few_shot(X, y, per_class: int, rng: np.random.Generator) -> tuple[np.ndarray
     idx = np.concatenate(picked) if picked else np.empty(0, dtype=np.intp)
     idx = idx[rng.permutation(idx.size)]
     return arr[idx], labels[idx]
+
+
+def fixations(X: np.ndarray, shift: int, shape: tuple[int, int] = IMAGE_SHAPE) -> np.ndarray:
+    """Each image (rows of ``X``) in place, then shifted by ``shift`` pixels right, left, down and up (what the
+    eye's small movements show of it; the uncovered border is background, 0): (5 N, d), or X itself at 0."""
+    if not shift:
+        return X
+    imgs = X.reshape(-1, *shape)
+    views = [imgs]
+    for axis, s in ((2, shift), (2, -shift), (1, shift), (1, -shift)):
+        v = np.roll(imgs, s, axis=axis)
+        edge = [slice(None)] * 3
+        edge[axis] = slice(0, s) if s > 0 else slice(s, None)
+        v[tuple(edge)] = 0.0
+        views.append(v)
+    return np.concatenate(views).reshape(-1, X.shape[1]).astype(X.dtype)
 
 
 def batches(X, y, batch_size: int, rng: np.random.Generator,

@@ -86,22 +86,6 @@ class Params(Strict):
         return out
 
 
-def fixations(X: np.ndarray, shift: int, shape=(8, 8)) -> np.ndarray:
-    """Each image (rows of ``X``) in place, then shifted by ``shift`` pixels right, left, down and up (what the
-    eye's small movements show of it; the uncovered border is background, 0): (5 N, d), or X itself at 0."""
-    if not shift:
-        return X
-    imgs = X.reshape(-1, *shape)
-    views = [imgs]
-    for axis, s in ((2, shift), (2, -shift), (1, shift), (1, -shift)):
-        v = np.roll(imgs, s, axis=axis)
-        edge = [slice(None)] * 3
-        edge[axis] = slice(0, s) if s > 0 else slice(s, None)
-        v[tuple(edge)] = 0.0
-        views.append(v)
-    return np.concatenate(views).reshape(-1, X.shape[1]).astype(X.dtype)
-
-
 def purity(assigned: np.ndarray, labels: np.ndarray) -> float:
     """Share of examples whose hypothesis' most common label is their own (cluster purity)."""
     return float(sum(np.bincount(labels[assigned == h]).max() for h in np.unique(assigned)) / len(labels))
@@ -141,6 +125,7 @@ class Concepts(Experiment):
     def one_run(self, spec, data: dict, h: int, desc: str = "") -> dict:
         """Everything for held-out class ``h`` with the graph ``spec``: the numbers and the trained model."""
         from cortex.model import Model
+        from cortex.stimuli.digits import fixations
 
         p = spec.experiment
         model = Model(spec)

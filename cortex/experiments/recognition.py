@@ -11,6 +11,8 @@ then trains only the read-out with its label (``joint``: every region). After pr
 ``few_shot_unlabelled_epochs: N``, goes on learning over the unlabelled training images from its own settled
 posterior, a labelled batch after each unlabelled one (semi-supervised, :func:`.schedules.refine_readout`). ``health``
 (:mod:`cortex.health`) records each region's energy share, spread and activity on the clean set.
+``few_shot_shift: S`` shows each few-shot example at five fixations (in place and shifted S pixels each way), to
+the model and to the baselines alike: what a few glances at each labelled digit give.
 
 ``data: FILE.npz`` (arrays ``X``, ``y``, optionally ``X_test``, ``y_test``) replaces the digits with
 your own examples, of any sensor shape (the graph's ``stimulus`` input must have it) and any number of
@@ -44,6 +46,7 @@ class Params(DigitParams):
     few_shot: int = Field(5, ge=1)
     few_shot_epochs: int = Field(30, ge=1)
     few_shot_unlabelled_epochs: int = Field(0, ge=0)
+    few_shot_shift: int = Field(0, ge=0, le=3)    # pixels each few-shot example is also seen shifted by (0: once)
     baselines: bool = True
     examples: int = Field(4, ge=1, le=20)
     schedule: Literal["auto", "joint", "layerwise"] = "auto"
@@ -86,7 +89,7 @@ class Recognition(DigitExperiment):
     Params = Params
 
     def data(self) -> dict:
-        from cortex.stimuli.digits import add_noise, few_shot, occlude
+        from cortex.stimuli.digits import add_noise, few_shot, fixations, occlude
 
         p = self.p
         data = super().data()
@@ -99,6 +102,12 @@ class Recognition(DigitExperiment):
             data["few_shot"] = few_shot(d.X_train, d.y_train, p.few_shot, self.rng(3))
         except StimulusError as exc:
             raise StimulusError(f"experiment.few_shot: {exc}; lower few_shot or give more examples") from None
+        if p.few_shot_shift:
+            if d.image_shape is None:
+                raise StimulusError("experiment.few_shot_shift: shifts images, and this data set gives no image "
+                                    "shape; set it to 0")
+            X, y = data["few_shot"]
+            data["few_shot"] = fixations(X, p.few_shot_shift, d.image_shape), np.tile(y, 5)
         return data
 
     def _below(self) -> list[str]:
@@ -164,7 +173,8 @@ class Recognition(DigitExperiment):
                    "epochs": p.epochs, "test_settle_steps": {c: int(r.steps) for c, r in settled.items()},
                    "train_energy_first_last": [curve[0], curve[-1]], "_settled": settled,
                    "schedule": p.schedule_for(deep), "pretrain_epochs": p.pretrain_epochs(deep),
-                   "learn_every": p.learn_every, "few_shot_unlabelled_epochs": unlabelled}
+                   "learn_every": p.learn_every, "few_shot_unlabelled_epochs": unlabelled,
+                   "few_shot_shift": p.few_shot_shift}
         results["health"] = region_health(model, settled["clean"])
         results["health_warnings"] = health_warnings(results["health"])
         if "occlusion" not in data["tests"]:

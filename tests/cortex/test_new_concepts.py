@@ -96,7 +96,7 @@ def test_concepts_writes_its_figures(concepts):
 
 
 def test_fixations_shift_each_image_a_pixel_each_way_without_wrapping():
-    from cortex.experiments.concepts import fixations
+    from cortex.stimuli.digits import fixations
 
     img = np.zeros((2, 64), np.float32)
     img[0, 3 * 8 + 3] = 1.0                      # a dot in the middle

@@ -107,3 +107,24 @@ def test_few_shot_figure_does_not_move_with_the_main_models_training_length(tmp_
     two = run(tmp_path / "two", epochs=2, **small)["accuracy"]
     assert one["few_shot"]["model"] == two["few_shot"]["model"]
     assert one["clean"]["model"] != two["clean"]["model"]      # the main model did train differently
+
+
+def test_few_shot_shift_shows_each_labelled_digit_at_five_fixations():
+    """``few_shot_shift: 1``: the same five labelled digits per class, each in place and a pixel right, left, down
+    and up (the uncovered border blank); the model and the baselines train on these views alike."""
+    def few(**overrides):
+        data = yaml.safe_load(cortex.graph_path("digits").read_text())
+        data["experiment"].update(overrides)
+        spec = spec_from_dict(data)
+        return get_experiment_kind("recognition")(spec, spec.experiment).data()["few_shot"]
+
+    X0, y0 = few()
+    X1, y1 = few(few_shot_shift=1)
+    n = len(y0)
+    assert X1.shape == (5 * n, 64) and X1.dtype == X0.dtype and np.array_equal(y1, np.tile(y0, 5))
+    assert np.array_equal(X1[:n], X0)                                   # in place: the very images drawn
+    imgs, right = X0.reshape(-1, 8, 8), X1[n:2 * n].reshape(-1, 8, 8)
+    assert np.array_equal(right[:, :, 1:], imgs[:, :, :-1]) and not right[:, :, 0].any()
+    up = X1[4 * n:].reshape(-1, 8, 8)
+    assert np.array_equal(up[:, :-1], imgs[:, 1:]) and not up[:, -1].any()
+
