@@ -9,7 +9,8 @@ over the unlabelled training images, level by level bottom-up (:mod:`.schedules`
 then trains only the read-out with its label (``joint``: every region). After pretraining, the
 ``few_shot_pretrained`` condition trains the read-out alone on the few labelled examples, and then, with
 ``few_shot_unlabelled_epochs: N``, goes on learning over the unlabelled training images from its own settled
-posterior, a labelled batch after each unlabelled one (semi-supervised, :func:`.schedules.refine_readout`). ``health``
+posterior, a labelled batch after each unlabelled one (semi-supervised, :func:`.schedules.refine_readout`); on a
+graph of one region the few-shot model does so, as the ``few_shot_unlabelled`` condition. ``health``
 (:mod:`cortex.health`) records each region's energy share, spread and activity on the clean set.
 ``few_shot_shift: S`` shows each few-shot example at five fixations (in place and shifted S pixels each way), to
 the model and to the baselines alike: what a few glances at each labelled digit give.
@@ -59,13 +60,6 @@ class Params(DigitParams):
             raise ValueError("schedule: layerwise trains the read-out over levels learned first: give pretrain >= 1 "
                              "(or leave it out: epochs), or use schedule: joint")
         return self
-
-    def check(self, spec):
-        out = super().check(spec)
-        if self.few_shot_unlabelled_epochs and set(spec.regions) <= {self.readout}:
-            out.append((f"refines a read-out pretrained over the code of the regions below it, and no region lies "
-                        f"below {self.readout!r} in this graph; set it to 0", "few_shot_unlabelled_epochs"))
-        return out
 
     def schedule_for(self, deep: bool) -> str:
         """``auto`` (the default): ``layerwise`` when regions lie below the read-out (``deep``) and pretraining is not
@@ -140,6 +134,11 @@ class Recognition(DigitExperiment):
         few_model = Model(self.spec)
         # a stream of its own too: how long the main model trained (``epochs``, ``pretrain``) must not move it
         self.train_digits(few_model, *data["few_shot"], self.rng(5), epochs=p.few_shot_epochs, desc="few-shot")
+        if p.few_shot_unlabelled_epochs and not below:   # one region: the few-shot model, then the unlabelled images
+            semi = out["few_shot_unlabelled_model"] = Model(self.spec)
+            copy_weights(semi, few_model)
+            refine_readout(self, semi, d.X_train, *data["few_shot"], self.rng(6),
+                           epochs=p.few_shot_unlabelled_epochs, desc="few-shot on unlabelled images")
         return {"model": model, "few_shot_model": few_model, "curve": curve, **out}
 
     def _settle(self, model, X):
@@ -152,7 +151,7 @@ class Recognition(DigitExperiment):
         for name, X in data["tests"].items():
             settled[name] = self._settle(model, X)
             table[name] = {"model": float(np.mean(settled[name].winners(p.readout) == d.y_eval))}
-        for cond in ("few_shot", "few_shot_pretrained"):
+        for cond in ("few_shot", "few_shot_pretrained", "few_shot_unlabelled"):
             if f"{cond}_model" in trained:
                 table[cond] = {"model": float(np.mean(self._settle(trained[f"{cond}_model"], d.X_eval)
                                                       .winners(p.readout) == d.y_eval))}
@@ -165,10 +164,12 @@ class Recognition(DigitExperiment):
                 for name, X in data["tests"].items():
                     table[name].update(score_baselines(full, X, d.y_eval))
                 table["few_shot"].update(score_baselines(few, d.X_eval, d.y_eval))
-                if "few_shot_pretrained" in table:   # the baselines see no unlabelled images: their few-shot figure
-                    table["few_shot_pretrained"].update({k: v for k, v in table["few_shot"].items() if k != "model"})
+                for cond in ("few_shot_pretrained", "few_shot_unlabelled"):   # the baselines see no unlabelled
+                    if cond in table:                                          # images: their few-shot figure
+                        table[cond].update({k: v for k, v in table["few_shot"].items() if k != "model"})
         curve = trained["curve"]
-        unlabelled = p.few_shot_unlabelled_epochs if "few_shot_pretrained_model" in trained else 0
+        unlabelled = p.few_shot_unlabelled_epochs if {"few_shot_pretrained_model", "few_shot_unlabelled_model"} & set(
+            trained) else 0
         results = {"accuracy": table, "train_examples": int(len(d.X_train)), "test_examples": int(len(d.y_eval)),
                    "epochs": p.epochs, "test_settle_steps": {c: int(r.steps) for c, r in settled.items()},
                    "train_energy_first_last": [curve[0], curve[-1]], "_settled": settled,

@@ -136,7 +136,10 @@ def refine_readout(exp, model, X_unlabelled, X, y, rng, *, epochs: int, desc="re
     moves towards the stimuli its own settled posterior gives it (EM's step, done online), and after each such
     batch a batch of the labelled few, drawn with replacement, is settled with its label clamped and learned from,
     which keeps each hypothesis on its class. Weights go back into ``model``; returns the energy curve."""
-    top, code = _readout_alone(exp, model)
+    if set(model.spec.regions) == {exp.p.readout}:     # one region: it reads the sensor itself, nothing to freeze
+        top, code = model, (lambda images: {exp.p.stimulus: np.asarray(images)})
+    else:
+        top, code = _readout_alone(exp, model)
     unlabelled, labelled = code(X_unlabelled), code(X)
     label, size = exp.p.label, exp.p.batch_size       # the read-out's teacher (checked with the graph)
     eye = np.eye(exp.spec.inputs[label].size, dtype=np.float32)
@@ -149,5 +152,6 @@ def refine_readout(exp, model, X_unlabelled, X, y, rng, *, epochs: int, desc="re
 
     curve = exp.trainer(top, desc, steps=exp.p.train_steps).fit(batches(), total=2 * batch_count(len(X_unlabelled),
                                                                                                   size, epochs))
-    copy_weights(model, top)
+    if top is not model:
+        copy_weights(model, top)
     return curve

@@ -147,13 +147,6 @@ def test_the_pretrained_few_shot_read_out_learns_from_the_unlabelled_images(tmp_
     assert semi["few_shot_unlabelled_epochs"] == 3
 
 
-def test_unlabelled_few_shot_epochs_need_levels_below_the_read_out():
-    data = yaml.safe_load(cortex.graph_path("digits").read_text())
-    data["experiment"]["few_shot_unlabelled_epochs"] = 2
-    with pytest.raises(cortex.CortexError, match="few_shot_unlabelled_epochs.*no region lies below 'IT'"):
-        spec_from_dict(data)
-
-
 def test_layerwise_without_pretraining_is_refused():
     with pytest.raises(cortex.CortexError, match="pretrain >= 1"):
         deep(schedule="layerwise", pretrain=0)
