@@ -133,8 +133,8 @@ def test_few_shot_shift_shows_each_labelled_digit_at_five_fixations():
 def test_a_single_region_learns_its_few_shot_classes_from_the_unlabelled_images_too(tmp_path):
     """``few_shot_unlabelled_epochs`` on one region: the 5-shot model goes on learning over the unlabelled training
     images from its own settled posterior (a labelled batch after each). On validation at seeds 0-2 the shipped
-    graph (2 epochs) reads 0.951 / 0.941 / 0.889 against 0.878 / 0.910 / 0.858 from the labels alone (docs/depth.md); the
-    other conditions are untouched (streams of their own)."""
+    graph (2 epochs) reads 0.951 / 0.941 / 0.889 against 0.878 / 0.910 / 0.858 from the labels alone
+    (docs/depth.md); the other conditions are untouched (streams of their own)."""
     small = dict(evaluate_on="validation", epochs=1, baselines=False, few_shot_epochs=30)
     semi = run(tmp_path / "semi", few_shot_unlabelled_epochs=2, **small)
     alone = run(tmp_path / "alone", few_shot_unlabelled_epochs=0, **small)["accuracy"]
