@@ -168,8 +168,8 @@ class Recognition(DigitExperiment):
                     if cond in table:                                          # images: their few-shot figure
                         table[cond].update({k: v for k, v in table["few_shot"].items() if k != "model"})
         curve = trained["curve"]
-        unlabelled = p.few_shot_unlabelled_epochs if {"few_shot_pretrained_model", "few_shot_unlabelled_model"} & set(
-            trained) else 0
+        refined = "few_shot_pretrained_model" in trained or "few_shot_unlabelled_model" in trained
+        unlabelled = p.few_shot_unlabelled_epochs if refined else 0
         results = {"accuracy": table, "train_examples": int(len(d.X_train)), "test_examples": int(len(d.y_eval)),
                    "epochs": p.epochs, "test_settle_steps": {c: int(r.steps) for c, r in settled.items()},
                    "train_energy_first_last": [curve[0], curve[-1]], "_settled": settled,

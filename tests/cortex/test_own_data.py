@@ -103,7 +103,6 @@ def test_a_sensor_that_is_not_an_image_skips_occlusion(tmp_path):
     assert res["accuracy"]["clean"]["model"] > 0.9                 # chance is 1/4
 
 
-
 def test_few_shot_shift_needs_an_image(tmp_path):
     """Five fixations shift a 2-D image; a vector sensor has no pixels to shift, and the run says which key to set."""
     rng = np.random.default_rng(0)
@@ -114,6 +113,7 @@ def test_few_shot_shift_needs_an_image(tmp_path):
     with pytest.raises(CortexError, match="experiment.few_shot_shift: shifts images.*set it to 0"):
         cortex.run(tmp_path / "vectors.yaml", tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
 
 def save(path, **arrays):
     np.savez(path, **arrays)

@@ -129,7 +129,6 @@ def test_few_shot_shift_shows_each_labelled_digit_at_five_fixations():
     assert np.array_equal(up[:, :-1], imgs[:, 1:]) and not up[:, -1].any()
 
 
-
 def test_a_single_region_learns_its_few_shot_classes_from_the_unlabelled_images_too(tmp_path):
     """``few_shot_unlabelled_epochs`` on one region: the 5-shot model goes on learning over the unlabelled training
     images from its own settled posterior (a labelled batch after each). On validation at seeds 0-2 the shipped
