@@ -30,6 +30,7 @@ from .settings import setting
 from .settle import DeviceState, SettleOptions, SettleRun, Settler
 from .spec import CUT_STARTS, START, NetworkSpec
 from .threadpool import limited
+from .windows import cut, place, refuse_given, windows
 
 
 class _Owner:
@@ -206,6 +207,8 @@ class Model:
         unknown = sorted(absent - set(self.spec.inputs))
         if unknown:
             raise StimulusError(f"absent names unknown input(s) {unknown}; this graph's inputs are {sorted(self.spec.inputs)}")
+        refuse_given(self.spec, sorted(absent))
+        absent |= {n for n, w in windows(self.spec).items() if w.of in absent}    # a window of an absent sensor
         return SettleOptions(steps=s.steps if steps is None else check.count(steps),
                              rate=s.rate if rate is None else check.real(rate, "rate"),
                              tol=s.tol if tol is None else check.real(tol, "tol"), check_every=s.check_every,
@@ -282,7 +285,8 @@ class Model:
         both = sorted(absent & set(stimuli))
         if both:
             raise StimulusError(f"input(s) {both} are given and also named absent; leave absent inputs out")
-        missing = sorted(known - teacher_names - set(stimuli) - absent)
+        refuse_given(self.spec, list(stimuli))
+        missing = sorted(known - teacher_names - set(stimuli) - absent - set(windows(self.spec)))
         if missing:
             raise StimulusError(f"missing stimuli for input(s) {missing}; name them in absent=[...] to settle "
                                 f"without them (their prediction is then a forecast from context)")
@@ -304,6 +308,7 @@ class Model:
                 raise StimulusError(f"input {name!r} has batch {arr.shape[0]} but other inputs have {batch}")
             batch = arr.shape[0]
             host[name] = arr
+        host.update(cut(self.spec, host))
         batch = batch if batch is not None else batch_hint
         if options is not None and batch is not None:    # before anything of this call is allocated on the device
             check_settle(self.spec, batch, options.steps, options.record, sum(c.region.n for c in self.compiled.regions))
@@ -318,24 +323,46 @@ class Model:
         return inputs, teachers
 
     def sensor_fields(self, region: str) -> tuple[np.ndarray, str]:
-        """Each hypothesis' generative field carried down, through the first input of each region, to a sensor.
+        """Each hypothesis' generative field carried down to a sensor: what each hypothesis predicts the sensor sees
+        when it is active alone (factor parameters at zero).
 
-        Returns (hypotheses x sensor size) and the sensor's name: what each hypothesis predicts the sensor
-        sees when it is active alone (factor parameters at zero).
+        The sensor is the one the first input of each region leads to. Every undelayed input pathway to that
+        sensor adds its part, so the fields of a region over a retinotopic sheet (windows of one sensor, each
+        explained by its own module) cover the whole sensor. Returns (hypotheses x sensor size) and its name.
         """
         compiled, index = self.compiled.regions, self.compiled.index
         if region not in index:
             raise StimulusError(f"unknown region {region!r}; regions: {sorted(index)}")
         b, name = self.backend, region
-        fields = b.to_numpy(compiled[index[name]].region.fields())
-        for _ in range(len(compiled) + 1):
+        fields = {}
+
+        def own(node):
+            return b.to_numpy(compiled[index[node]].region.fields())
+
+        def carry(node, field, depth):
+            if depth > len(compiled):
+                raise StimulusError(f"region {region!r} reaches no sensor through its inputs")
+            for link in compiled[index[node]].in_links:
+                part = field[:, link.start:link.stop]
+                if link.is_input and not link.delay:
+                    sensor, part = place(self.spec, link.source, part)
+                    fields[sensor] = fields[sensor] + part if sensor in fields else part
+                elif not link.is_input:
+                    carry(link.source, part @ own(link.source), depth + 1)
+
+        for _ in range(len(compiled) + 1):          # the sensor the first inputs lead to
             link = compiled[index[name]].in_links[0]
-            fields = fields[:, link.start:link.stop]
             if link.is_input:
-                return fields, link.source
+                sensor = self.spec.inputs[link.source].of or link.source
+                break
             name = link.source
-            fields = fields @ b.to_numpy(compiled[index[name]].region.fields())
-        raise StimulusError(f"region {region!r} reaches no sensor through its first inputs")
+        else:
+            raise StimulusError(f"region {region!r} reaches no sensor through its first inputs")
+        carry(region, own(region), 0)
+        if sensor not in fields:
+            raise StimulusError(f"region {region!r} reaches its sensor {sensor!r} through delayed inputs only (a "
+                                "window of past frames), so no field says what it predicts the sensor sees now")
+        return fields[sensor], sensor
 
     def save(self, path: str | os.PathLike) -> None:
         """Write weights, spec and versions to one ``.npz`` file atomically (see :mod:`cortex.archive`; read it back

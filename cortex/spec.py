@@ -12,7 +12,7 @@ import os
 import weakref
 from typing import Any, Literal
 
-from pydantic import Field, PositiveInt, ValidationError
+from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
 
 from .errors import SpecError, SpecErrors, choices
 from .region import Strict, region_kinds
@@ -21,9 +21,45 @@ from .yaml_source import YamlDocument, dotted, load_yaml
 
 
 class InputSpec(Strict):
-    """A sensor array fed by the user; flattened to ``prod(shape)`` values per stimulus."""
+    """A sensor array fed by the user, flattened to ``prod(shape)`` values per stimulus; or a window of a 2-D
+    sensor (``of``, ``rows: [start, stop]``, ``cols: [start, stop]``), which the model cuts from it whenever the
+    sensor is given (:mod:`cortex.windows`): a module of a retinotopic sheet sees its own patch."""
 
-    shape: tuple[PositiveInt, ...] = Field(..., min_length=1, max_length=4)
+    shape: tuple[PositiveInt, ...] | None = Field(None, min_length=1, max_length=4)
+    of: str | None = Field(None, min_length=1)
+    rows: tuple[NonNegativeInt, NonNegativeInt] | None = None
+    cols: tuple[NonNegativeInt, NonNegativeInt] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _window_shape(cls, data):
+        """A window's shape follows from its rows and cols (written, it must agree)."""
+        if isinstance(data, dict) and data.get("of") is not None and data.get("shape") is None:
+            spans = [data.get(k) for k in ("rows", "cols")]
+            if all(isinstance(s, (list, tuple)) and len(s) == 2 and all(type(v) is int for v in s) and s[1] > s[0]
+                   for s in spans):
+                data = {**data, "shape": [b - a for a, b in spans]}
+        return data
+
+    @model_validator(mode="after")
+    def _sensor_or_window(self):
+        if self.of is None:
+            if self.rows is not None or self.cols is not None:
+                raise ValueError("rows and cols cut a window of another input: give of (the input to cut it from)")
+            if self.shape is None:
+                raise ValueError("give shape (a sensor), or of, rows and cols (a window of a 2-D sensor)")
+            return self
+        for key in ("rows", "cols"):
+            span = getattr(self, key)
+            if span is None:
+                raise ValueError(f"a window of {self.of!r} needs {key}: [start, stop]")
+            if span[1] <= span[0]:
+                raise ValueError(f"{key} [{span[0]}, {span[1]}] is empty: stop must be greater than start")
+        want = (self.rows[1] - self.rows[0], self.cols[1] - self.cols[0])
+        if self.shape != want:
+            raise ValueError(f"shape {list(self.shape or ())} disagrees with rows and cols, which cut {list(want)}; "
+                             "leave shape out")
+        return self
 
     @property
     def size(self) -> int:
@@ -134,8 +170,10 @@ class NetworkSpec(Strict):
         return self.inputs[node].size if node in self.inputs else self.regions[node].hypotheses
 
     def to_dict(self) -> dict:
-        """Plain data that :func:`spec_from_dict` turns back into an equal spec."""
-        return self.model_dump(mode="json", by_alias=True)
+        """Plain data that :func:`spec_from_dict` turns back into an equal spec (a sensor without window keys)."""
+        data = self.model_dump(mode="json", by_alias=True)
+        data["inputs"] = {n: {k: v for k, v in i.items() if v is not None} for n, i in data["inputs"].items()}
+        return data
 
 
 _EDGES: dict[int, tuple] = {}   # id(spec) -> (weak ref, regions, connections, edges, index by (target, role))
@@ -378,6 +416,9 @@ def check_references(spec: NetworkSpec, doc: YamlDocument, names: tuple[set, set
             err(f"duplicate {c.role} connection {c.source} -> {c.target} with delay {c.delay}", path)
         seen.add(key)
 
+    from .windows import check_windows
+    for msg, path in check_windows(spec):
+        err(msg, path)
     if spec.settle.start in CUT_STARTS:
         from .balance import check_bottom_up
         for msg, path in check_bottom_up(spec):

@@ -21,6 +21,7 @@ import numpy as np
 
 from cortex.balance import levels, resolve_precisions
 from cortex.spec import spec_from_dict
+from cortex.windows import cut
 
 from .trainer import batch_count, epoch_batches
 
@@ -37,6 +38,7 @@ def with_precisions(spec, precisions: dict, keep=None):
         names = set(d["regions"]) | set(spec.inputs)
         d["connections"] = [c for c in d.get("connections", []) if c["from"] in names and c["to"] in d["regions"]]
         read = {s for r in d["regions"].values() for s in r.get("inputs", [])} | {c["from"] for c in d["connections"]}
+        read |= {spec.inputs[n].of for n in read if n in spec.inputs and spec.inputs[n].of}   # a window's sensor
         d["inputs"] = {n: i for n, i in d["inputs"].items() if n in read}
         d["experiment"], d["structure"] = None, None
     return spec_from_dict(d, file=f"<{spec.name}{' cut to ' + ', '.join(sorted(keep)) if keep else ''}>")
@@ -107,7 +109,9 @@ def _readout_alone(exp, model):
 
     def code(X):
         r = lower.settle({stim: X}, steps=exp.p.train_steps, noise=False)
-        return {s: np.asarray(X) if s in spec.inputs else r.activity[s] for s in srcs}
+        sensed = {stim: np.asarray(X)}
+        sensed.update(cut(spec, sensed))      # the windows of the sensor, where the read-out reads one
+        return {s: sensed[s] if s in spec.inputs else r.activity[s] for s in srcs}
 
     d = spec.to_dict()
     teacher = d["regions"][readout]["teacher"]

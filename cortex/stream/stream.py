@@ -24,6 +24,7 @@ from cortex.api_checks import stimulus_array
 from cortex.errors import StimulusError
 from cortex.memory import check_settle
 from cortex.threadpool import limited
+from cortex.windows import cut, refuse_given, windows
 
 from .history import History
 from .result import FIELDS, Recorder, StreamResult
@@ -225,6 +226,7 @@ class Stream:
         unknown = sorted(set(frames) - set(spec.inputs))
         if unknown:
             raise StimulusError(f"unknown input(s) {unknown}; this graph's inputs are {sorted(spec.inputs)}")
+        refuse_given(spec, list(frames) + list(absent or ()))
         arrays, F, B = {}, None, None
         for name, value in frames.items():
             shape = self.shapes[name]
@@ -242,9 +244,12 @@ class Stream:
                                     f"other inputs have {F} of batch {B}")
             F, B = arr.shape[:2]
             arrays[name] = arr.reshape(F, B, size)
+        arrays.update(cut(spec, arrays))
         self._bind_batch(B)
         check_settle(spec, B, self.options.steps, False, sum(c.region.n for c in self.model.compiled.regions))
         masks = self._absent_masks(absent, F)
+        # a window is absent in the frames its sensor is absent in
+        masks.update({n: masks[w.of] for n, w in windows(spec).items() if w.of in masks})
         both = sorted(n for n in arrays if n in masks and masks[n].all())
         if both:
             raise StimulusError(f"input(s) {both} are given in frames and also absent in every frame; leave them out")
