@@ -334,21 +334,31 @@ class Model:
         if region not in index:
             raise StimulusError(f"unknown region {region!r}; regions: {sorted(index)}")
         b, name = self.backend, region
-        fields = {}
-
-        def own(node):
-            return b.to_numpy(compiled[index[node]].region.fields())
-
-        def carry(node, field, depth):
-            if depth > len(compiled):
-                raise StimulusError(f"region {region!r} reaches no sensor through its inputs")
+        order, entered, todo = [], set(), [(region, False)]     # regions under ``region`` in postorder: each
+        while todo:                                               # after every region it reads
+            node, done = todo.pop()
+            if done:
+                order.append(node)
+                continue
+            if node in entered:
+                continue
+            entered.add(node)
+            todo.append((node, True))
+            todo.extend((link.source, False) for link in compiled[index[node]].in_links
+                        if not link.is_input and link.source not in entered)
+        # each region's part of the hypotheses' prediction, in its own activity space, carried down once (linear)
+        fields, carried = {}, {region: np.eye(compiled[index[region]].region.n, dtype=np.float32)}
+        for node in reversed(order):
+            if node not in carried:
+                continue
+            predicted = carried.pop(node) @ b.to_numpy(compiled[index[node]].region.fields())
             for link in compiled[index[node]].in_links:
-                part = field[:, link.start:link.stop]
-                if link.is_input and not link.delay:
+                part = predicted[:, link.start:link.stop]
+                if not link.is_input:
+                    carried[link.source] = carried[link.source] + part if link.source in carried else part
+                elif not link.delay:
                     sensor, part = place(self.spec, link.source, part)
                     fields[sensor] = fields[sensor] + part if sensor in fields else part
-                elif not link.is_input:
-                    carry(link.source, part @ own(link.source), depth + 1)
 
         for _ in range(len(compiled) + 1):          # the sensor the first inputs lead to
             link = compiled[index[name]].in_links[0]
@@ -358,7 +368,6 @@ class Model:
             name = link.source
         else:
             raise StimulusError(f"region {region!r} reaches no sensor through its first inputs")
-        carry(region, own(region), 0)
         if sensor not in fields:
             raise StimulusError(f"region {region!r} reaches its sensor {sensor!r} through delayed inputs only (a "
                                 "window of past frames), so no field says what it predicts the sensor sees now")

@@ -417,7 +417,7 @@ def check_references(spec: NetworkSpec, doc: YamlDocument, names: tuple[set, set
         seen.add(key)
 
     from .windows import check_windows
-    for msg, path in check_windows(spec):
+    for msg, path in check_windows(spec, input_names):
         err(msg, path)
     if spec.settle.start in CUT_STARTS:
         from .balance import check_bottom_up

@@ -20,11 +20,14 @@ def windows(spec) -> dict:
     return {name: inp for name, inp in spec.inputs.items() if inp.of is not None}
 
 
-def check_windows(spec):
-    """(message, key path) for each window that cannot be cut: its sensor missing, not 2-D or too small."""
+def check_windows(spec, written=()):
+    """(message, key path) for each window that cannot be cut: its sensor missing, not 2-D or too small.
+    ``written``: input names in the file, valid or not (a sensor that is written but invalid is reported already)."""
     for name, inp in windows(spec).items():
         path = ("inputs", name)
         parent = spec.inputs.get(inp.of)
+        if parent is None and inp.of in written:
+            continue
         if parent is None:
             others = [n for n in spec.inputs if n != name]
             close = difflib.get_close_matches(inp.of, others, n=1)

@@ -119,3 +119,32 @@ def test_recognition_learns_a_retinotopic_sheet_layer_by_layer(tmp_path):
     res = cortex.run(tmp_path / "g.yaml", tmp_path / "run", progress=False)
     assert res["schedule"] == "layerwise" and res["accuracy"]["clean"]["model"] > 0.6      # chance is 0.1
     assert (tmp_path / "run" / "fields.png").exists()
+
+
+def test_sensor_fields_sum_every_pathway_to_the_sensor():
+    """R reads A and B, B reads A and the retina, A the retina and a window of it: R's fields over the retina are
+    the sum over all five pathways (written out by hand here), each window put back where it was cut."""
+    m = Model(cortex.load_spec(text="""name: paths
+inputs:
+  retina: {shape: [8, 8]}
+  left: {of: retina, rows: [0, 8], cols: [0, 5]}
+regions:
+  A: {kind: predictive, hypotheses: 7, inputs: [retina, left], competition: lateral}
+  B: {kind: predictive, hypotheses: 5, inputs: [A, retina], competition: lateral}
+  R: {kind: predictive, hypotheses: 3, inputs: [A, B], competition: lateral}
+"""))
+    FA, FB, FR = (m.compiled.regions[m.compiled.index[n]].region.fields() for n in "ABR")
+
+    def from_a(G):
+        P = G @ FA
+        left = np.zeros((len(G), 8, 8), np.float32)
+        left[:, :, :5] = P[:, 64:].reshape(-1, 8, 5)
+        return P[:, :64] + left.reshape(-1, 64)
+
+    def from_b(G):
+        P = G @ FB
+        return from_a(P[:, :7]) + P[:, 7:]
+
+    got, sensor = m.sensor_fields("R")
+    assert sensor == "retina"
+    np.testing.assert_allclose(got, from_a(FR[:, :7]) + from_b(FR[:, 7:]), atol=1e-6)
