@@ -16,7 +16,8 @@ def build_graph(spec: NetworkSpec) -> nx.DiGraph:
     """Inputs and regions as nodes, every connection (region ``inputs`` included) as an edge source -> target."""
     g = nx.DiGraph(name=spec.name)
     for name, inp in spec.inputs.items():
-        g.add_node(name, type="input", size=inp.size, shape=tuple(inp.shape))
+        window = {"of": inp.of} if inp.of else {}     # a window of sensor ``of`` (drawn above it; no edge)
+        g.add_node(name, type="input", size=inp.size, shape=tuple(inp.shape), **window)
     for name, params in spec.regions.items():
         g.add_node(name, type="region", size=params.hypotheses, **params.model_dump(exclude={"inputs"}))
     for c in spec.edges():

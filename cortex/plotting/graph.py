@@ -16,13 +16,14 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
 from matplotlib.path import Path
 
 from .core import save_figure
-from .layout import Layout, layered_layout, node_label, teacher_links
+from .layout import Layout, layered_layout, node_label, teacher_links, window_links
 
 DPI = 110
 INPUT_STYLE = {"color": "#2c3e50", "linestyle": "-", "lw": 1.3}
 CONTEXT_STYLE = {"color": "#e67e22", "linestyle": (0, (5, 3)), "lw": 1.1}
 DELAYED_STYLE = {"color": "#8e44ad", "linestyle": (0, (6, 2, 1.5, 2)), "lw": 1.1}
 TEACHER_STYLE = {"color": "#27ae60", "linestyle": (0, (1, 2)), "lw": 1.6}
+WINDOW_STYLE = {"color": "#7f8c8d", "linestyle": (0, (2, 2)), "lw": 1.2}
 FILLS = {"softmax": "#a1d99b", "lateral": "#9ecae1", "none": "#c6dbef"}
 SENSOR_FILL, OTHER_FILL = "#e0e0e0", "#fdd0a2"
 EDGE_LABELS_UP_TO = 30       # precision labels only while the graph has at most this many edges
@@ -87,12 +88,15 @@ def plot_graph(graph: nx.DiGraph, path=None, activity: dict | None = None, title
     edge_labels = n_edges <= EDGE_LABELS_UP_TO
     for u, v, d in graph.edges(data=True):
         _draw_edge(ax, layout, u, v, d, crowded, edge_labels, font)
-    for u, v in teacher_links(graph):
-        points = [boundary(layout, u, (layout.routes.get((u, v)) or [layout.pos[v]])[0]), *map(np.asarray,
-                  layout.routes.get((u, v), [])), boundary(layout, v, (layout.routes.get((u, v)) or [layout.pos[u]])[-1])]
-        ax.add_patch(FancyArrowPatch(path=_smooth(points), color=TEACHER_STYLE["color"], lw=TEACHER_STYLE["lw"],
-                                     linestyle=TEACHER_STYLE["linestyle"], arrowstyle="-|>", mutation_scale=10,
-                                     zorder=2, gid="teacher"))
+    for links, style, gid in ((teacher_links(graph), TEACHER_STYLE, "teacher"),
+                              (window_links(graph), WINDOW_STYLE, "window")):
+        for u, v in links:
+            route = layout.routes.get((u, v), [])
+            points = [boundary(layout, u, (route or [layout.pos[v]])[0]), *map(np.asarray, route),
+                      boundary(layout, v, (route or [layout.pos[u]])[-1])]
+            ax.add_patch(FancyArrowPatch(path=_smooth(points), color=style["color"], lw=style["lw"],
+                                         linestyle=style["linestyle"], arrowstyle="-|>", mutation_scale=10,
+                                         zorder=2, gid=gid))
 
     colours = _node_colours(graph, activity, vmax)
     for node in graph.nodes:
@@ -221,6 +225,8 @@ def _legend(graph, activity) -> list:
         handles.append(Line2D([], [], **DELAYED_STYLE, label="delayed context (frames)"))
     if teacher_links(graph):
         handles.append(Line2D([], [], **TEACHER_STYLE, label="teacher (clamps the region while training)"))
+    if window_links(graph):
+        handles.append(Line2D([], [], **WINDOW_STYLE, label="window (cut from the sensor)"))
     handles.append(Patch(fc=SENSOR_FILL, ec="#555555", label="sensor"))
     if not activity:
         kinds = {d.get("competition") if d.get("kind", "predictive") == "predictive" else "other"

@@ -14,11 +14,12 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import CortexError
-from .graph import (CONTEXT_STYLE, DELAYED_STYLE, FILLS, INPUT_STYLE, OTHER_FILL, SENSOR_FILL, TEACHER_STYLE, boundary,
-                    graph_layout)
-from .layout import teacher_links
+from .graph import (CONTEXT_STYLE, DELAYED_STYLE, FILLS, INPUT_STYLE, OTHER_FILL, SENSOR_FILL, TEACHER_STYLE,
+                    WINDOW_STYLE, boundary, graph_layout)
+from .layout import teacher_links, window_links
 
-_DASH = {id(INPUT_STYLE): "solid", id(CONTEXT_STYLE): "dash", id(DELAYED_STYLE): "dashdot", id(TEACHER_STYLE): "dot"}
+_DASH = {id(INPUT_STYLE): "solid", id(CONTEXT_STYLE): "dash", id(DELAYED_STYLE): "dashdot", id(TEACHER_STYLE): "dot",
+         id(WINDOW_STYLE): "dot"}
 
 
 def graph_html(graph: nx.DiGraph, path: str | os.PathLike, title: str | None = None) -> Path:
@@ -45,9 +46,11 @@ def graph_html(graph: nx.DiGraph, path: str | os.PathLike, title: str | None = N
     for label, style, keep in (("input (explained by the region above)", INPUT_STYLE, _is_input),
                                ("context (a prior from the source)", CONTEXT_STYLE, _is_context),
                                ("delayed context", DELAYED_STYLE, _is_delayed),
-                               ("teacher (clamps the region while training)", TEACHER_STYLE, None)):
-        edges = ([(u, v, d) for u, v, d in graph.edges(data=True) if keep(d)] if keep else
-                 [(u, v, {"role": "teacher"}) for u, v in teacher_links(graph)])
+                               ("teacher (clamps the region while training)", TEACHER_STYLE, "teacher"),
+                               ("window (cut from the sensor)", WINDOW_STYLE, "window")):
+        links = {"teacher": teacher_links, "window": window_links}
+        edges = ([(u, v, {"role": keep}) for u, v in links[keep](graph)] if isinstance(keep, str) else
+                 [(u, v, d) for u, v, d in graph.edges(data=True) if keep(d)])
         if not edges:
             continue
         xs, ys, heads, hover = [], [], [], []
@@ -58,7 +61,7 @@ def graph_html(graph: nx.DiGraph, path: str | os.PathLike, title: str | None = N
             dx, dy = pts[-1] - pts[-2]
             heads.append((*pts[-1], 90 - np.degrees(np.arctan2(dy, dx))))
             mid = pts[len(pts) // 2]
-            hover.append((*mid, f"{u} → {v}<br>{d.get('role')}" + ("" if d.get("role") == "teacher" else
+            hover.append((*mid, f"{u} → {v}<br>{d.get('role')}" + ("" if d.get("role") in ("teacher", "window") else
                                 f", delay {d.get('delay', 0)}, precision {d.get('precision', 1.0):g}")))
         group = label
         traces.append(go.Scatter(x=xs, y=ys, mode="lines", name=label, legendgroup=group, hoverinfo="skip",
@@ -139,7 +142,7 @@ def _edge_points(layout, u, v, d) -> np.ndarray:
         r = layout.half[u][0]
         t = np.linspace(np.deg2rad(70), np.deg2rad(-250), 24)
         return np.stack([a[0] + 0.9 * r + 0.9 * r * np.cos(t), a[1] + 0.9 * r + 0.9 * r * np.sin(t)], axis=1)
-    if d.get("role") in ("input", "teacher") and (u, v) not in layout.back_edges:
+    if d.get("role") in ("input", "teacher", "window") and (u, v) not in layout.back_edges:
         pts = np.asarray([a, *layout.routes.get((u, v), []), b], float)
     else:
         rad = 0.25 if d.get("role") == "context" else -0.35

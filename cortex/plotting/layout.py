@@ -72,11 +72,16 @@ def teacher_links(graph: nx.DiGraph) -> list:
     return [(d["teacher"], n) for n, d in graph.nodes(data=True) if d.get("teacher") in graph and d["teacher"] != n]
 
 
+def window_links(graph: nx.DiGraph) -> list:
+    """(sensor, window) for every input cut from a sensor (a node attribute ``of``, no edge)."""
+    return [(d["of"], n) for n, d in graph.nodes(data=True) if d.get("of") in graph]
+
+
 def levels(graph: nx.DiGraph) -> tuple[dict, set]:
     """Level of every node from the input edges, and the input edges set aside to break loops."""
     feeds = nx.DiGraph()
     feeds.add_nodes_from(graph.nodes)
-    feeds.add_edges_from(input_edges(graph) + teacher_links(graph))
+    feeds.add_edges_from(input_edges(graph) + teacher_links(graph) + window_links(graph))
     sensors = [n for n, d in graph.nodes(data=True) if d.get("type") == "input"]
     back, state = set(), {}
     for root in sensors + [n for n in graph.nodes if n not in sensors]:
@@ -100,7 +105,7 @@ def levels(graph: nx.DiGraph) -> tuple[dict, set]:
     level = {}
     for node in nx.topological_sort(dag):
         below = [level[u] for u in dag.predecessors(node)]
-        level[node] = 0 if node in sensors else 1 + max(below, default=0)
+        level[node] = 0 if node in sensors and not below else 1 + max(below, default=0)   # a window: above its sensor
     return level, back
 
 
@@ -130,7 +135,7 @@ def layered_layout(graph: nx.DiGraph, sweeps: int = 12, refine: int = 24) -> Lay
         rows[level[node]].append(node)
     half = {n: _half(graph, n) for n in graph.nodes}
     segments, routes = set(), {}
-    for u, v in input_edges(graph) + teacher_links(graph):   # teachers are routed like inputs, from below
+    for u, v in input_edges(graph) + teacher_links(graph) + window_links(graph):   # routed like inputs, from below
         if (u, v) in back or (u, v) in routes:
             continue
         chain = [u] + [("~", u, v, k) for k in range(level[u] + 1, level[v])] + [v]

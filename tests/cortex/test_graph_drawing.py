@@ -144,3 +144,29 @@ def test_html_is_written_atomically_next_to_nothing_else(tmp_path):
     g = build_graph(load_spec(text=CYCLE))
     out = graph_html(g, tmp_path / "loop.html")
     assert [p.name for p in tmp_path.iterdir()] == ["loop.html"] and out.stat().st_size > 10_000
+
+
+SHEET = """
+name: sheet
+inputs:
+  retina: {shape: [8, 8]}
+  left: {of: retina, rows: [0, 8], cols: [0, 4]}
+  right: {of: retina, rows: [0, 8], cols: [4, 8]}
+regions:
+  L: {hypotheses: 3, inputs: [left]}
+  R: {hypotheses: 3, inputs: [right]}
+  V2: {hypotheses: 2, inputs: [L, R]}
+"""
+
+
+def test_windows_are_drawn_above_their_sensor_with_a_link_each(tmp_path):
+    g = build_graph(load_spec(text=SHEET))
+    layout = graph_layout(g)
+    assert layout.level["retina"] == 0 and layout.level["left"] == layout.level["right"] == 1
+    assert layout.level["L"] == 2 and layout.level["V2"] == 3
+    fig = plot_graph(g)
+    links = [p for p in fig.axes[0].patches if isinstance(p, FancyArrowPatch) and p.get_gid() == "window"]
+    assert len(links) == 2 and g.number_of_edges() == 4            # the links are drawn, not edges of the graph
+    assert "window (cut from the sensor)" in [t.get_text() for t in fig.legends[0].get_texts()]
+    text = graph_html(g, tmp_path / "g.html").read_text()
+    assert "window (cut from the sensor)" in text
