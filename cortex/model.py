@@ -355,10 +355,10 @@ class Model:
             for link in compiled[index[node]].in_links:
                 part = predicted[:, link.start:link.stop]
                 if not link.is_input:
-                    carried[link.source] = carried[link.source] + part if link.source in carried else part
+                    carried[link.source] = carried.get(link.source, 0) + part
                 elif not link.delay:
                     sensor, part = place(self.spec, link.source, part)
-                    fields[sensor] = fields[sensor] + part if sensor in fields else part
+                    fields[sensor] = fields.get(sensor, 0) + part
 
         for _ in range(len(compiled) + 1):          # the sensor the first inputs lead to
             link = compiled[index[name]].in_links[0]

@@ -53,15 +53,16 @@ def refuse_given(spec, names) -> None:
                             f"{list(w.rows)}, cols {list(w.cols)} of {w.of!r}); give the sensor, not the window")
 
 
+def _flat_index(spec, inp) -> np.ndarray:
+    """Where a window's values lie in its flattened sensor, row by row."""
+    h, w = spec.inputs[inp.of].shape
+    return np.arange(h * w).reshape(h, w)[inp.rows[0]:inp.rows[1], inp.cols[0]:inp.cols[1]].ravel()
+
+
 def cut(spec, arrays: dict) -> dict:
     """Each window whose sensor is in ``arrays`` (flattened on the last axis), cut from it: name -> array."""
-    out = {}
-    for name, inp in windows(spec).items():
-        if inp.of in arrays:
-            h, w = spec.inputs[inp.of].shape
-            index = np.arange(h * w).reshape(h, w)[inp.rows[0]:inp.rows[1], inp.cols[0]:inp.cols[1]].ravel()
-            out[name] = np.ascontiguousarray(arrays[inp.of][..., index])
-    return out
+    return {name: np.ascontiguousarray(arrays[inp.of][..., _flat_index(spec, inp)])
+            for name, inp in windows(spec).items() if inp.of in arrays}
 
 
 def place(spec, name: str, fields: np.ndarray) -> tuple[str, np.ndarray]:
@@ -70,7 +71,6 @@ def place(spec, name: str, fields: np.ndarray) -> tuple[str, np.ndarray]:
     inp = spec.inputs[name]
     if inp.of is None:
         return name, fields
-    h, w = spec.inputs[inp.of].shape
-    out = np.zeros((*fields.shape[:-1], h, w), dtype=fields.dtype)
-    out[..., inp.rows[0]:inp.rows[1], inp.cols[0]:inp.cols[1]] = fields.reshape(*fields.shape[:-1], *inp.shape)
-    return inp.of, out.reshape(*fields.shape[:-1], h * w)
+    out = np.zeros((*fields.shape[:-1], spec.inputs[inp.of].size), dtype=fields.dtype)
+    out[..., _flat_index(spec, inp)] = fields
+    return inp.of, out

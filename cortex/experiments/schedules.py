@@ -45,7 +45,9 @@ def with_precisions(spec, precisions: dict, keep=None):
 
 
 def copy_weights(dst, src) -> None:
-    """Every learned array of ``src``'s regions into the regions of ``dst`` with the same names."""
+    """Every learned array of ``src``'s regions into the regions of ``dst`` with the same names (none onto itself)."""
+    if dst is src:
+        return
     for name, region in src.regions.items():
         if name in dst.regions:
             dst.regions[name].weights.update({k: src.backend.copy(v) for k, v in region.weights.items()})
@@ -103,6 +105,8 @@ def _readout_alone(exp, model):
 
     spec, readout, stim = model.spec, exp.p.readout, exp.p.stimulus
     below = [n for n in spec.regions if n != readout]
+    if not below:                  # one region: it reads the sensor itself (and cuts its windows), nothing to freeze
+        return model, (lambda X: {stim: np.asarray(X)})
     lower = Model(with_precisions(spec, resolve_precisions(spec), keep=below))
     copy_weights(lower, model)
     srcs = list(dict.fromkeys(c.source for c in spec.sources(readout, "input")))    # in the order the region reads them
@@ -140,10 +144,7 @@ def refine_readout(exp, model, X_unlabelled, X, y, rng, *, epochs: int, desc="re
     moves towards the stimuli its own settled posterior gives it (EM's step, done online), and after each such
     batch a batch of the labelled few, drawn with replacement, is settled with its label clamped and learned from,
     which keeps each hypothesis on its class. Weights go back into ``model``; returns the energy curve."""
-    if set(model.spec.regions) == {exp.p.readout}:     # one region: it reads the sensor itself, nothing to freeze
-        top, code = model, (lambda images: {exp.p.stimulus: np.asarray(images)})
-    else:
-        top, code = _readout_alone(exp, model)
+    top, code = _readout_alone(exp, model)
     unlabelled, labelled = code(X_unlabelled), code(X)
     label, size = exp.p.label, exp.p.batch_size       # the read-out's teacher (checked with the graph)
     eye = np.eye(exp.spec.inputs[label].size, dtype=np.float32)
@@ -156,6 +157,5 @@ def refine_readout(exp, model, X_unlabelled, X, y, rng, *, epochs: int, desc="re
 
     curve = exp.trainer(top, desc, steps=exp.p.train_steps).fit(batches(), total=2 * batch_count(len(X_unlabelled),
                                                                                                   size, epochs))
-    if top is not model:
-        copy_weights(model, top)
+    copy_weights(model, top)
     return curve

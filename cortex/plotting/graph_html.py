@@ -42,13 +42,12 @@ def graph_html(graph: nx.DiGraph, path: str | os.PathLike, title: str | None = N
     except ImportError:
         raise CortexError("the interactive view needs plotly: pip install 'cortex-sim[html]'") from None
     layout = graph_layout(graph)
-    traces = []
+    traces, links = [], {"teacher": teacher_links, "window": window_links}
     for label, style, keep in (("input (explained by the region above)", INPUT_STYLE, _is_input),
                                ("context (a prior from the source)", CONTEXT_STYLE, _is_context),
                                ("delayed context", DELAYED_STYLE, _is_delayed),
                                ("teacher (clamps the region while training)", TEACHER_STYLE, "teacher"),
                                ("window (cut from the sensor)", WINDOW_STYLE, "window")):
-        links = {"teacher": teacher_links, "window": window_links}
         edges = ([(u, v, {"role": keep}) for u, v in links[keep](graph)] if isinstance(keep, str) else
                  [(u, v, d) for u, v, d in graph.edges(data=True) if keep(d)])
         if not edges:
