@@ -1,8 +1,8 @@
 """End-stopping from feedback (Rao & Ballard 1999): a higher level's prediction explains long bars away.
 
-A row of V1 modules, each a sparse code of its own small patch (its classical receptive field), overlapping
-their neighbours; above them one region predicts all of their activities at once, so it learns which V1 fields
-co-occur across neighbouring patches of natural images (contours continue). Both levels learn together, online,
+A row of V1 modules, each a sparse code of its own small patch (its classical receptive field: a window of one
+sensor, the canvas, :mod:`cortex.windows`), overlapping their neighbours; above them one region predicts all of
+their activities at once, so it learns which V1 fields co-occur across neighbouring patches of natural images (contours continue). Both levels learn together, online,
 on whitened natural patches. Then bars of growing length are centred on the middle module's field: when a bar
 extends beyond it, the higher level predicts the middle module's response from the neighbours, and the middle
 module's *error* units, which carry what the feedback does not explain (Rao & Ballard's error-detecting
@@ -29,10 +29,9 @@ class Params(Strict):
     """The ``experiment:`` block of an end_stopping graph."""
 
     kind: Literal["end_stopping"] = "end_stopping"
-    patches: list[str] = Field(["p0", "p1", "p2"], min_length=3)
+    patches: list[str] = Field(["p0", "p1", "p2"], min_length=3)   # windows of one sensor, left to right
     modules: list[str] = Field(["V1_0", "V1_1", "V1_2"], min_length=3)
     top: str = "V2"
-    overlap: int = Field(2, ge=0)
     train_patches: int = Field(60000, ge=1)
     batch_size: int = Field(250, ge=1)
     test_steps: int = Field(300, ge=1)
@@ -47,13 +46,7 @@ class Params(Strict):
         if len(self.patches) != len(self.modules) or len(self.modules) % 2 == 0:
             out.append((f"patches and modules must be lists of the same odd length (the middle one is measured), got "
                         f"{len(self.patches)} and {len(self.modules)}", "modules"))
-        shapes = {tuple(spec.inputs[p].shape) for p in self.patches if p in spec.inputs}
-        if any(p not in spec.inputs for p in self.patches) or len(shapes) != 1:
-            out.append((f"patches must be inputs of the graph of one square 2-D shape ({', '.join(spec.inputs)})",
-                        "patches"))
-        elif (s := next(iter(shapes)))[0] != s[-1] or len(s) != 2 or self.overlap >= s[0]:
-            out.append((f"patches must be square 2-D and overlap less than their side, got {s}, overlap "
-                        f"{self.overlap}", "overlap"))
+        out.extend(_check_patches(spec, self.patches))
         for m, patch in zip(self.modules, self.patches):
             r = spec.regions.get(m)
             if r is None or list(r.inputs) != [patch] or getattr(r, "competition", None) not in ("lateral", "none"):
@@ -65,6 +58,24 @@ class Params(Strict):
         return out
 
 
+def _check_patches(spec, patches) -> list:
+    """The patches must be square windows of one shape, side by side along one sensor whose rows they all span."""
+    inputs = [spec.inputs.get(p) for p in patches]
+    if any(w is None or w.of is None for w in inputs) or len({w.of for w in inputs}) != 1:
+        return [(f"patches must be windows of one sensor (inputs with of:, rows:, cols:), got {patches}", "patches")]
+    sensor = spec.inputs.get(inputs[0].of)
+    shapes = {tuple(w.shape) for w in inputs}
+    if sensor is None or len(sensor.shape) != 2:
+        return []       # the window checks report it
+    if len(shapes) != 1 or (s := next(iter(shapes)))[0] != s[1]:
+        return [(f"patches must be square windows of one shape, got {sorted(shapes)}", "patches")]
+    starts = [w.cols[0] for w in inputs]
+    if any(list(w.rows) != [0, sensor.shape[0]] for w in inputs) or starts != sorted(set(starts)):
+        return [(f"patches must each span all {sensor.shape[0]} rows of {inputs[0].of!r}, left to right (column "
+                 f"starts {starts})", "patches")]
+    return []
+
+
 @register("end_stopping")
 class EndStopping(Experiment):
     """Train V1 modules and the level above on natural patches; bars of growing length with and without feedback."""
@@ -72,22 +83,17 @@ class EndStopping(Experiment):
     Params = Params
 
     @property
+    def sensor(self) -> str:
+        """The canvas the patches are windows of: what the experiment feeds."""
+        return self.spec.inputs[self.p.patches[0]].of
+
+    @property
     def side(self) -> int:
         return int(self.spec.inputs[self.p.patches[0]].shape[0])
 
     @property
-    def offsets(self) -> list[int]:
-        return [k * (self.side - self.p.overlap) for k in range(len(self.p.patches))]
-
-    @property
     def width(self) -> int:
-        return self.offsets[-1] + self.side
-
-    def split(self, canvas: np.ndarray) -> dict:
-        """(B, side * width) canvases -> each module's patch, (B, side * side)."""
-        s, C = self.side, canvas.reshape(len(canvas), self.side, self.width)
-        return {p: np.ascontiguousarray(C[:, :, o:o + s].reshape(len(C), s * s))
-                for p, o in zip(self.p.patches, self.offsets)}
+        return int(self.spec.inputs[self.sensor].shape[1])
 
     def data(self) -> dict:
         from cortex.stimuli.natural import natural_patches
@@ -107,7 +113,7 @@ class EndStopping(Experiment):
         from cortex.stimuli.natural import bar_canvas, whiten
 
         s, w, pad = self.side, self.width, 16
-        centre = self.offsets[len(self.offsets) // 2] + s / 2.0
+        centre = float(np.mean(self.spec.inputs[self.p.patches[len(self.p.patches) // 2]].cols))
         lengths = np.arange(2, w + 1, 2)
         imgs = []
         for row in range(s - self.p.bar_width + 1):
@@ -131,7 +137,7 @@ class EndStopping(Experiment):
 
         p, X = self.p, data["train"]
         model = Model(self.spec)
-        batches = (self.split(X[i:i + p.batch_size]) for i in range(0, len(X), p.batch_size))
+        batches = ({self.sensor: X[i:i + p.batch_size]} for i in range(0, len(X), p.batch_size))
         curve = self.trainer(model).fit(batches, total=-(-len(X) // p.batch_size))
         return {"model": model, "curve": curve, "cut": self.cut(model)}
 
@@ -155,7 +161,7 @@ class EndStopping(Experiment):
         """(error, activity) of the middle module, (stimuli, n): activity minus the top's prediction of it."""
         p = self.p
         mid = p.modules[len(p.modules) // 2]
-        res = model.settle(self.split(X), steps=p.test_steps, tol=0.0, noise=False)
+        res = model.settle({self.sensor: X}, steps=p.test_steps, tol=0.0, noise=False)
         a = res.activity[mid]
         if not top:
             return a, a

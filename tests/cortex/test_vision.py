@@ -119,7 +119,8 @@ def test_end_stopping_writes_results_and_figures(es):
 @pytest.mark.parametrize("name, overrides, match", [
     ("end_stopping", {"top": "V1_0"}, "top must be"),
     ("end_stopping", {"modules": ["V1_0", "V1_1", "V1_2", "V1_0"]}, "odd length"),
-    ("end_stopping", {"overlap": 8}, "overlap"),
+    ("end_stopping", {"patches": ["canvas", "p1", "p2"]}, "windows of one sensor"),
+    ("end_stopping", {"patches": ["p2", "p1", "p0"]}, "left to right"),
     ("v1_natural", {"region": "nope"}, "region must be"),
     ("v1_natural", {"band_deg": 0}, "band_deg"),
 ])
