@@ -48,6 +48,9 @@ class Params(DigitParams):
     few_shot_epochs: int = Field(30, ge=1)
     few_shot_unlabelled_epochs: int = Field(0, ge=0)
     few_shot_shift: int = Field(0, ge=0, le=3)    # pixels each few-shot example is also seen shifted by (0: once)
+    fill_in: int = Field(0, ge=0, le=20)           # rounds of filling in from the top down at test (0: one settle)
+    fill_in_quantile: float = Field(0.9995, gt=0, lt=1)  # filled: pooled residual > this quantile of the seen images'
+    fill_in_pool: int = Field(3, ge=1, le=15)      # the side of the neighbourhood the residual is averaged over
     baselines: bool = True
     examples: int = Field(4, ge=1, le=20)
     schedule: Literal["auto", "joint", "layerwise"] = "auto"
@@ -102,6 +105,9 @@ class Recognition(DigitExperiment):
                                     "shape; set it to 0")
             X, y = data["few_shot"]
             data["few_shot"] = fixations(X, p.few_shot_shift, d.image_shape), np.tile(y, 5)
+        if p.fill_in and d.image_shape is None:
+            raise StimulusError("experiment.fill_in: fills in pixels by their neighbourhood, and this data set "
+                                "gives no image shape; set it to 0")
         return data
 
     def _below(self) -> list[str]:
@@ -144,17 +150,44 @@ class Recognition(DigitExperiment):
     def _settle(self, model, X):
         return model.settle({self.p.stimulus: X}, steps=self.p.test_steps, noise=False)
 
+    def _reader(self, model, d, seen):
+        """``read(X, y)`` -> (accuracy row, the single settle, what filling in did) for ``model``. With ``fill_in``
+        the row holds the filled-in figure and the single settle's (``model_no_fill_in``, the ablation), and the
+        threshold is calibrated once, on ``seen``: the clean images the model trained on (the few-shot model from
+        scratch: its few; the others: every training image), so no model reads images it has not learned from."""
+        p = self.p
+
+        def settle(Z):
+            return self._settle(model, Z)
+
+        if p.fill_in:
+            from .occluders import TopDown, calibrate, fill_in
+
+            top_down = TopDown(model, readout=p.readout, stimulus=p.stimulus, image_shape=d.image_shape,
+                               pool=p.fill_in_pool)
+            threshold = calibrate(settle, top_down, seen, p.fill_in_quantile)
+
+        def read(X, y):
+            once = settle(X)
+            row = {"model": float(np.mean(once.winners(p.readout) == y))}
+            if not p.fill_in:
+                return row, once, {}
+            filled, mask = fill_in(settle, top_down, X, threshold=threshold, rounds=p.fill_in, first=once)
+            return ({"model": float(np.mean(filled.winners(p.readout) == y)), "model_no_fill_in": row["model"]},
+                    once, {"threshold": threshold, "filled_fraction": float(mask.mean())})
+        return read
+
     def evaluate(self, data: dict, trained: dict) -> dict:
         p, d = self.p, data["digits"]
-        model, table, settled = trained["model"], {}, {}
+        model, table, settled, filled = trained["model"], {}, {}, {}
         deep = bool(self._below())
+        read = self._reader(model, d, d.X_train)
         for name, X in data["tests"].items():
-            settled[name] = self._settle(model, X)
-            table[name] = {"model": float(np.mean(settled[name].winners(p.readout) == d.y_eval))}
+            table[name], settled[name], filled[name] = read(X, d.y_eval)
         for cond in ("few_shot", "few_shot_pretrained", "few_shot_unlabelled"):
             if f"{cond}_model" in trained:
-                table[cond] = {"model": float(np.mean(self._settle(trained[f"{cond}_model"], d.X_eval)
-                                                      .winners(p.readout) == d.y_eval))}
+                seen = data["few_shot"][0] if cond == "few_shot" else d.X_train
+                table[cond], _, filled[cond] = self._reader(trained[f"{cond}_model"], d, seen)(d.X_eval, d.y_eval)
         if p.baselines:
             from cortex.baselines import fit_baselines, score_baselines
 
@@ -166,7 +199,7 @@ class Recognition(DigitExperiment):
                 table["few_shot"].update(score_baselines(few, d.X_eval, d.y_eval))
                 for cond in ("few_shot_pretrained", "few_shot_unlabelled"):   # the baselines see no unlabelled
                     if cond in table:                                          # images: their few-shot figure
-                        table[cond].update({k: v for k, v in table["few_shot"].items() if k != "model"})
+                        table[cond].update({k: v for k, v in table["few_shot"].items() if not k.startswith("model")})
         curve = trained["curve"]
         refined = "few_shot_pretrained_model" in trained or "few_shot_unlabelled_model" in trained
         unlabelled = p.few_shot_unlabelled_epochs if refined else 0
@@ -176,6 +209,9 @@ class Recognition(DigitExperiment):
                    "schedule": p.schedule_for(deep), "pretrain_epochs": p.pretrain_epochs(deep),
                    "learn_every": p.learn_every, "few_shot_unlabelled_epochs": unlabelled,
                    "few_shot_shift": p.few_shot_shift}
+        if p.fill_in:
+            results["fill_in"] = {"rounds": p.fill_in, "quantile": p.fill_in_quantile, "pool": p.fill_in_pool,
+                                  **{k: {c: f[k] for c, f in filled.items()} for k in ("threshold", "filled_fraction")}}
         results["health"] = region_health(model, settled["clean"])
         results["health_warnings"] = health_warnings(results["health"])
         if "occlusion" not in data["tests"]:

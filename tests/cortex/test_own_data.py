@@ -103,14 +103,17 @@ def test_a_sensor_that_is_not_an_image_skips_occlusion(tmp_path):
     assert res["accuracy"]["clean"]["model"] > 0.9                 # chance is 1/4
 
 
-def test_few_shot_shift_needs_an_image(tmp_path):
-    """Five fixations shift a 2-D image; a vector sensor has no pixels to shift, and the run says which key to set."""
+@pytest.mark.parametrize("key, match", [("few_shot_shift", "experiment.few_shot_shift: shifts images.*set it to 0"),
+                                        ("fill_in", "experiment.fill_in: fills in pixels.*set it to 0")])
+def test_image_only_keys_need_an_image(tmp_path, key, match):
+    """Five fixations shift a 2-D image and filling in pools over its neighbourhoods; a vector sensor has neither,
+    and the run says which key to set."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 60)
     np.savez(tmp_path / "vectors.npz", X=rng.random((60, 20)).astype(np.float32), y=y)
-    graph = GRAPH.replace("[5, 7]", "[20]").replace("baselines: false", "baselines: false, few_shot_shift: 1")
+    graph = GRAPH.replace("[5, 7]", "[20]").replace("baselines: false", f"baselines: false, {key}: 1")
     (tmp_path / "vectors.yaml").write_text(graph.replace("DATA", "vectors.npz"))
-    with pytest.raises(CortexError, match="experiment.few_shot_shift: shifts images.*set it to 0"):
+    with pytest.raises(CortexError, match=match):
         cortex.run(tmp_path / "vectors.yaml", tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
 
