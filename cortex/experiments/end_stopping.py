@@ -2,12 +2,12 @@
 
 A row of V1 modules, each a sparse code of its own small patch (its classical receptive field: a window of one
 sensor, the canvas, :mod:`cortex.windows`), overlapping their neighbours; above them one region predicts all of
-their activities at once, so it learns which V1 fields co-occur across neighbouring patches of natural images (contours continue). Both levels learn together, online,
-on whitened natural patches. Then bars of growing length are centred on the middle module's field: when a bar
-extends beyond it, the higher level predicts the middle module's response from the neighbours, and the middle
-module's *error* units, which carry what the feedback does not explain (Rao & Ballard's error-detecting
-neurons: activity minus the top-down prediction), fall. With the top-down connection cut (the same V1 weights,
-no higher level) the error is the activity itself.
+their activities at once, so it learns which V1 fields co-occur across neighbouring patches of natural images
+(contours continue). Both levels learn together, online, on whitened natural patches. Then bars of growing length
+are centred on the middle module's field: when a bar extends beyond it, the higher level predicts the middle
+module's response from the neighbours, and the middle module's *error* units, which carry what the feedback does
+not explain (Rao & Ballard's error-detecting neurons: activity minus the top-down prediction), fall. With the
+top-down connection cut (the same V1 weights, no higher level) the error is the activity itself.
 
 End-stopping index of a unit: ``1 - r(longest bar) / max_L r(L)`` with ``r`` its rectified error response. The
 units averaged are those that respond to the bar that just fills their classical field (see docs/vision.md).

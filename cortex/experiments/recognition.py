@@ -154,7 +154,7 @@ class Recognition(DigitExperiment):
         """``read(X, y)`` -> (accuracy row, the single settle, what filling in did) for ``model``. With ``fill_in``
         the row holds the filled-in figure and the single settle's (``model_no_fill_in``, the ablation), and the
         threshold is calibrated once, on ``seen``: the clean images the model trained on (the few-shot model from
-        scratch: its few; the others: every training image), so no model reads images it has not learned from."""
+        scratch: its few; the others: every training image), never a test image or a label."""
         p = self.p
 
         def settle(Z):
