@@ -246,6 +246,12 @@ class Recognition(DigitExperiment):
 
     @staticmethod
     def summary(results: dict) -> str:
-        """The accuracy table ``cortex run`` prints."""
+        """The accuracy table ``cortex run`` prints, and what filling in did when it ran."""
         warn = [f"warning: {w}" for w in results.get("health_warnings", [])]
-        return "\n".join([accuracy_table(results["accuracy"]), *warn])
+        lines = [accuracy_table(results["accuracy"])]
+        if f := results.get("fill_in"):
+            lines.append(f"filling in: {f['rounds']} rounds; the main model's threshold "
+                         f"{f['threshold']['clean']:.3f}, the {f['quantile']:g} quantile of its training images' "
+                         "pooled residuals")
+            lines.append("pixels filled: " + ", ".join(f"{c} {v:.2%}" for c, v in f["filled_fraction"].items()))
+        return "\n".join([*lines, *warn])

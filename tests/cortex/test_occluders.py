@@ -12,6 +12,7 @@ import yaml
 import cortex
 from cortex.experiments import get_experiment_kind
 from cortex.experiments.occluders import TopDown, calibrate, fill_in
+from cortex.experiments.recognition import Recognition
 from cortex.spec import spec_from_dict
 
 SMALL = {"evaluate_on": "validation", "pretrain": 2, "epochs": 2, "baselines": False, "few_shot_epochs": 10,
@@ -48,6 +49,9 @@ def test_the_ablation_column_is_the_single_settle(runs):
         assert filled["accuracy"][cond]["model_no_fill_in"] == row["model"], cond
         assert "model_no_fill_in" not in row
     assert "fill_in" not in once and filled["fill_in"]["rounds"] == 2
+    text = Recognition.summary(filled)
+    assert "model_no_fill_in" in text and "filling in: 2 rounds" in text and "occlusion" in text.splitlines()[-1]
+    assert "filling in" not in Recognition.summary(once)
 
 
 def test_the_filled_pixels_lie_on_the_occluder(runs):
