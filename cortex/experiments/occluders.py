@@ -9,8 +9,15 @@ images (occluders are spatially coherent, pixel noise is not) is taken as not th
 prediction, and the graph settles again. It is one EM step per round over which pixels the object explains, done
 with the graph's own generative chain (docs/depth.md). The threshold is a quantile of the model's own residuals,
 so it follows how well the model has learned, on any graph.
+
+With ``candidates`` K > 1 the pixels are not filled from the posterior's one prediction: each of the read-out's K
+most probable hypotheses fills them with its own field, each completion settles, and per image the completion the
+graph explains with the lowest energy wins. Filling in from the current favourite confirms it; competing
+completions let a hypothesis that lost to the occluder win back its own reading of the image.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 from scipy.ndimage import uniform_filter
@@ -42,15 +49,38 @@ def calibrate(settle, top_down: TopDown, X_clean: np.ndarray, quantile: float) -
     return float(np.quantile(top_down.predict(settle(X_clean), X_clean)[1], quantile))
 
 
-def fill_in(settle, top_down: TopDown, X: np.ndarray, *, threshold: float, rounds: int, first=None):
+def fill_in(settle, top_down: TopDown, X: np.ndarray, *, threshold: float, rounds: int, candidates: int = 1,
+            first=None):
     """Settle ``X`` (n, H*W) with ``settle(X) -> SettleResult`` (or start from its settled ``first``), then ``rounds``
     times replace the pixels whose pooled residual exceeds ``threshold`` by the read-out's prediction and settle
-    again.
+    again; with ``candidates`` K > 1, by each of its K most probable hypotheses' fields in turn, keeping per image
+    the completion of lowest energy (:func:`compete`).
 
     Returns (the last SettleResult, the (n, H*W) bool mask of the pixels filled in the last round)."""
     res, mask = settle(X) if first is None else first, np.zeros(X.shape, dtype=bool)
     for _ in range(rounds):
         predicted, pooled = top_down.predict(res, X)
         mask = pooled > threshold
-        res = settle(np.where(mask, predicted, X))
+        if candidates > 1:
+            res = compete(settle, top_down, X, mask, res.activity[top_down.readout], candidates)
+        else:
+            res = settle(np.where(mask, predicted, X))
     return res, mask
+
+
+def compete(settle, top_down: TopDown, X: np.ndarray, mask: np.ndarray, posterior: np.ndarray, candidates: int):
+    """Each image's ``candidates`` most probable hypotheses (by ``posterior``, (n, hypotheses)) fill its ``mask``ed
+    pixels with their own fields; every completion settles, and per image the one of lowest ``stimulus_energy``
+    wins. The n K completions settle as one batch. Returns a SettleResult whose per-image arrays are the winning
+    completions' (its batch curves are the whole batch's, and it holds no device state: it cannot be learned
+    from)."""
+    fields, n = top_down.fields.astype(X.dtype), len(X)
+    order = np.argsort(-posterior, axis=1, kind="stable")[:, :candidates]           # (n, K)
+    K = order.shape[1]
+    completions = np.where(mask[:, None, :], fields[order], X[:, None, :])         # (n, K, H*W)
+    settled = settle(completions.reshape(n * K, -1))                               # one batch of n K completions
+    best = np.argmin(settled.stimulus_energy.reshape(n, K), axis=1)
+    pick = np.arange(n) * K + best
+    activity = {name: a[pick] for name, a in settled.activity.items()}
+    return dataclasses.replace(settled, activity=activity, stimulus_energy=settled.stimulus_energy[pick], trace=None,
+                               _device=None, _prediction=None)

@@ -51,6 +51,7 @@ class Params(DigitParams):
     fill_in: int = Field(0, ge=0, le=20)           # rounds of filling in from the top down at test (0: one settle)
     fill_in_quantile: float = Field(0.9995, gt=0, lt=1)  # filled: pooled residual > this quantile of the seen images'
     fill_in_pool: int = Field(3, ge=1, le=15)      # the side of the neighbourhood the residual is averaged over
+    fill_in_candidates: int = Field(1, ge=1)       # >1: the read-out's most probable hypotheses complete in turn
     baselines: bool = True
     examples: int = Field(4, ge=1, le=20)
     schedule: Literal["auto", "joint", "layerwise"] = "auto"
@@ -63,6 +64,14 @@ class Params(DigitParams):
             raise ValueError("schedule: layerwise trains the read-out over levels learned first: give pretrain >= 1 "
                              "(or leave it out: epochs), or use schedule: joint")
         return self
+
+    def check(self, spec):
+        out = super().check(spec)
+        region = spec.regions.get(self.readout)
+        if region is not None and self.fill_in_candidates > region.hypotheses:
+            out.append((f"must be at most the read-out's {region.hypotheses} hypotheses (the completions compete "
+                        f"among them), got {self.fill_in_candidates}", "fill_in_candidates"))
+        return out
 
     def schedule_for(self, deep: bool) -> str:
         """``auto`` (the default): ``layerwise`` when regions lie below the read-out (``deep``) and pretraining is not
@@ -172,7 +181,8 @@ class Recognition(DigitExperiment):
             row = {"model": float(np.mean(once.winners(p.readout) == y))}
             if not p.fill_in:
                 return row, once, {}
-            filled, mask = fill_in(settle, top_down, X, threshold=threshold, rounds=p.fill_in, first=once)
+            filled, mask = fill_in(settle, top_down, X, threshold=threshold, rounds=p.fill_in,
+                                   candidates=p.fill_in_candidates, first=once)
             return ({"model": float(np.mean(filled.winners(p.readout) == y)), "model_no_fill_in": row["model"]},
                     once, {"threshold": threshold, "filled_fraction": float(mask.mean())})
         return read
@@ -211,6 +221,7 @@ class Recognition(DigitExperiment):
                    "few_shot_shift": p.few_shot_shift}
         if p.fill_in:
             results["fill_in"] = {"rounds": p.fill_in, "quantile": p.fill_in_quantile, "pool": p.fill_in_pool,
+                                  "candidates": p.fill_in_candidates,
                                   **{k: {c: f[k] for c, f in filled.items()} for k in ("threshold", "filled_fraction")}}
         results["health"] = region_health(model, settled["clean"])
         results["health_warnings"] = health_warnings(results["health"])
@@ -250,7 +261,8 @@ class Recognition(DigitExperiment):
         warn = [f"warning: {w}" for w in results.get("health_warnings", [])]
         lines = [accuracy_table(results["accuracy"])]
         if f := results.get("fill_in"):
-            lines.append(f"filling in: {f['rounds']} rounds; the main model's threshold "
+            competing = f" from {f['candidates']} competing completions" if f.get("candidates", 1) > 1 else ""
+            lines.append(f"filling in: {f['rounds']} rounds{competing}; the main model's threshold "
                          f"{f['threshold']['clean']:.3f}, the {f['quantile']:g} quantile of its training images' "
                          "pooled residuals")
             lines.append("pixels filled: " + ", ".join(f"{c} {v:.2%}" for c, v in f["filled_fraction"].items()))
