@@ -32,6 +32,12 @@ def runs(tmp_path_factory):
     return out, run(out / "filled", fill_in=2), run(out / "once", fill_in=0)
 
 
+@pytest.fixture(scope="module")
+def one_completion(runs):
+    """The same trained stack (same seed and data), its pixels filled from the posterior's one prediction."""
+    return run(runs[0] / "single", fill_in=2, fill_in_candidates=1)
+
+
 def test_filling_in_reads_occluded_digits_better_and_leaves_clean_ones(runs):
     """Full runs gain 0.12-0.13 under occlusion on validation; clean images lose at most 0.003 (docs/depth.md)."""
     _, filled, _ = runs
@@ -52,6 +58,28 @@ def test_the_ablation_column_is_the_single_settle(runs):
     text = Recognition.summary(filled)
     assert "model_no_fill_in" in text and "filling in: 2 rounds" in text and "occlusion" in text.splitlines()[-1]
     assert "filling in" not in Recognition.summary(once)
+
+
+def test_competing_completions_read_occluded_digits_better_than_one(runs, one_completion):
+    """`digits_deep` fills in from its read-out's 5 most probable digits, each completing the image its own way, the
+    completion of lowest energy winning. Reduced runs at seeds 0-2 gain +0.069 / +0.052 / +0.045 under occlusion
+    over one completion from the posterior; the single settle is the same to the last digit (same training)."""
+    _, filled, _ = runs
+    assert filled["fill_in"]["candidates"] == 5 and one_completion["fill_in"]["candidates"] == 1
+    many, one = filled["accuracy"], one_completion["accuracy"]
+    for cond in many:
+        assert many[cond]["model_no_fill_in"] == one[cond]["model_no_fill_in"], cond
+    assert many["occlusion"]["model"] >= one["occlusion"]["model"] + 0.02, (many["occlusion"], one["occlusion"])
+    assert many["clean"]["model"] >= one["clean"]["model"] - 0.01, (many["clean"], one["clean"])
+    assert "from 5 competing completions" in Recognition.summary(filled)
+    assert "competing" not in Recognition.summary(one_completion)
+
+
+def test_more_candidates_than_hypotheses_is_a_located_error():
+    data = yaml.safe_load(cortex.graph_path("digits_deep").read_text())
+    data["experiment"]["fill_in_candidates"] = 11
+    with pytest.raises(cortex.SpecError, match=r"fill_in_candidates.*at most the read-out's 10 hypotheses.*got 11"):
+        spec_from_dict(data)
 
 
 def test_the_filled_pixels_lie_on_the_occluder(runs):
@@ -89,10 +117,8 @@ def test_the_threshold_follows_how_well_the_stack_has_learned(runs, tmp_path):
 @pytest.mark.parametrize("graph", ["digits", "digits_deep"])
 def test_filling_in_lifts_occluded_digits_at_three_seeds(tmp_path, graph):
     """The shipped graphs at seeds 0-2 on validation: the paired gain under occlusion has its 95% interval above
-    zero (measured +0.097 / +0.104 / +0.066 for `digits`, +0.128 / +0.132 / +0.122 for `digits_deep`), and no seed
-    loses more than 0.01 on clean images (at most 0.007 measured)."""
-    from scipy import stats
-
+    zero (measured +0.097 / +0.104 / +0.066 for `digits`, +0.198 / +0.229 / +0.184 for `digits_deep`), and no seed
+    loses more than 0.015 on clean images (at most 0.010 measured)."""
     from cortex.sweep import sweep
 
     sweep(graph, tmp_path / "sw", seeds=[0, 1, 2], workers=2, executor="pool", progress=False,
@@ -103,6 +129,28 @@ def test_filling_in_lifts_occluded_digits_at_three_seeds(tmp_path, graph):
         gains.append(acc["occlusion"]["model"] - acc["occlusion"]["model_no_fill_in"])
         clean.append(acc["clean"]["model"] - acc["clean"]["model_no_fill_in"])
     assert len(gains) == 3
-    low = np.mean(gains) - stats.t.ppf(0.975, 2) * np.std(gains, ddof=1) / np.sqrt(3)
-    assert low > 0, gains
-    assert min(clean) >= -0.01, clean
+    assert lower_bound(gains) > 0, gains
+    assert min(clean) >= -0.015, clean
+
+
+def lower_bound(values) -> float:
+    """The lower end of the two-sided 95% t interval of the mean of ``values``."""
+    from scipy import stats
+
+    return float(np.mean(values) - stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values)))
+
+
+@pytest.mark.slow
+def test_competing_completions_lift_occluded_digits_at_three_seeds(tmp_path):
+    """`digits_deep` at seeds 0-2 on validation, 5 competing completions against one: the paired gain under
+    occlusion has its 95% interval above zero (measured +0.091 / +0.073 / +0.052 at its shipped quantile 0.99)."""
+    from cortex.sweep import sweep
+
+    sweep("digits_deep", tmp_path / "sw", seeds=[0, 1, 2], workers=2, executor="pool", progress=False,
+          settings=["evaluate_on=validation", "baselines=false", "fill_in_candidates=1,5"])
+    occ = {}
+    for path in (tmp_path / "sw").glob("trials/*/results.json"):
+        r = json.loads(path.read_text())
+        occ[(r["seed"], r["fill_in"]["candidates"])] = r["accuracy"]["occlusion"]["model"]
+    gains = [occ[(s, 5)] - occ[(s, 1)] for s in range(3)]
+    assert lower_bound(gains) > 0, occ
