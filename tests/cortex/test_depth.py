@@ -16,7 +16,7 @@ from cortex.health import health_warnings, region_health
 from cortex.spec import spec_from_dict
 
 SMALL = {"evaluate_on": "validation", "max_train": 500, "epochs": 2, "baselines": False, "few_shot_epochs": 10,
-         "few_shot_unlabelled_epochs": 1}
+         "few_shot_unlabelled_epochs": 1, "fill_in": 0}   # filling in is tested in test_occluders.py
 
 
 def deep(**overrides):
@@ -222,7 +222,7 @@ def test_unlabelled_images_lift_the_pretrained_few_shot_read_out_at_three_seeds(
     from cortex.sweep import sweep
 
     sweep("digits_deep", tmp_path / "sw", seeds=[0, 1, 2], workers=2, executor="pool", progress=False,
-          settings=["evaluate_on=validation", "baselines=false", "pretrain=2", "epochs=1",
+          settings=["evaluate_on=validation", "baselines=false", "pretrain=2", "epochs=1", "fill_in=0",
                     "few_shot_unlabelled_epochs=0,5"])
     acc = {}
     for path in (tmp_path / "sw").glob("trials/*/results.json"):
