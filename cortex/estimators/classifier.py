@@ -1,14 +1,18 @@
 """GraphClassifier: classification by analysis by synthesis, as a scikit-learn classifier."""
 from __future__ import annotations
 
+import dataclasses
+import numbers
+
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.utils import check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from cortex.errors import CortexError
 
-from .base import GraphEstimator
+from .base import PREDICT_CHUNK, GraphEstimator
 from .graph_edit import fresh_name, set_sensor, teachers, top_regions
 
 
@@ -36,6 +40,18 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
     train_steps, test_steps : int, optional
         Settling steps while training and while predicting (default: the graph's ``settle.steps``).
         Prediction runs every step (``tol`` 0), so a stimulus' prediction never depends on its batch.
+    fill_in : int, default=0
+        Rounds of filling in from the top down at prediction, as ``experiment.fill_in`` in ``cortex run``: pixels
+        the read-out's hypotheses, carried down to the image, do not explain over a ``fill_in_pool`` neighbourhood
+        are filled by that prediction and the graph settles again (0: one settle). Needs a 2-D sensor.
+    fill_in_quantile : float, default=0.9995
+        A pixel is filled when its pooled residual tops this quantile of the same residuals on the images ``fit``
+        (or the last ``partial_fit``) trained on.
+    fill_in_pool : int, default=3
+        Side of the neighbourhood the residual is averaged over.
+    fill_in_candidates : int, default=1
+        >1: each of the read-out's most probable hypotheses completes the image in turn, and per image the
+        completion of lowest energy wins (docs/depth.md).
     random_state : int, RandomState or None, default=None
         The graph's seed (weights, noise, the order of mini-batches); None keeps the graph's own seed.
     verbose : int, default=0
@@ -58,6 +74,8 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
         Number of features (``X.shape[1]``).
     training_energy_ : list of float
         Final energy of every settled training batch, in order.
+    fill_in_threshold_ : float
+        The calibrated threshold of filling in (only with ``fill_in`` > 0).
 
     See Also
     --------
@@ -75,7 +93,8 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
     default_graph = "digits"
 
     def __init__(self, graph="digits", *, input=None, readout=None, epochs=3, batch_size=32, train_steps=None,
-                 test_steps=None, random_state=None, verbose=0, **overrides):
+                 test_steps=None, fill_in=0, fill_in_quantile=0.9995, fill_in_pool=3, fill_in_candidates=1,
+                 random_state=None, verbose=0, **overrides):
         self.graph = graph
         self.input = input
         self.readout = readout
@@ -83,6 +102,10 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
         self.batch_size = batch_size
         self.train_steps = train_steps
         self.test_steps = test_steps
+        self.fill_in = fill_in
+        self.fill_in_quantile = fill_in_quantile
+        self.fill_in_pool = fill_in_pool
+        self.fill_in_candidates = fill_in_candidates
         self.random_state = random_state
         self.verbose = verbose
         for key, value in overrides.items():
@@ -105,6 +128,7 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
         check_classification_targets(y)
         self._start(X, np.unique(y))
         self._passes(X, self.epochs, self._teacher(y))
+        self._calibrate(X)
         return self
 
     def partial_fit(self, X, y, classes=None):
@@ -137,6 +161,7 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
         if unseen.size:
             raise ValueError(f"y holds labels {list(unseen)} that are not among classes {list(self.classes_)}")
         self._passes(X, 1, self._teacher(y))
+        self._calibrate(X)
         return self
 
     def predict_proba(self, X):
@@ -154,7 +179,16 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
         """
         check_is_fitted(self, "model_")
         X = self._validate(X, reset=False)
-        activity = np.clip(self._settled(X, self.readout_, self.test_steps).astype(np.float64), 0.0, None)
+        if self.fill_in:
+            from cortex.experiments.occluders import fill_in
+
+            filled, _ = fill_in(self._settle_rows, self._top_down, X.reshape(len(X), -1),
+                                threshold=self.fill_in_threshold_, rounds=self.fill_in,
+                                candidates=self.fill_in_candidates)
+            activity = filled.activity[self.readout_]
+        else:
+            activity = self._settled(X, self.readout_, self.test_steps)
+        activity = np.clip(activity.astype(np.float64), 0.0, None)
         total = activity.sum(axis=1, keepdims=True)
         uniform = np.full_like(activity, 1.0 / activity.shape[1])
         return np.where(total > 0, activity / np.where(total > 0, total, 1.0), uniform)
@@ -206,6 +240,47 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
             raise CortexError(f"cannot tell which region to read out: the graph has {len(candidates)} {what} "
                               f"({', '.join(candidates)}); name one with readout=")
         return candidates[0]
+
+    # ----- filling in ---------------------------------------------------------------------------------------
+    def _check_training_params(self) -> None:
+        super()._check_training_params()
+        check_scalar(self.fill_in, "fill_in", numbers.Integral, min_val=0, max_val=20)
+        check_scalar(self.fill_in_quantile, "fill_in_quantile", numbers.Real, min_val=0, max_val=1,
+                     include_boundaries="neither")
+        check_scalar(self.fill_in_pool, "fill_in_pool", numbers.Integral, min_val=1, max_val=15)
+        check_scalar(self.fill_in_candidates, "fill_in_candidates", numbers.Integral, min_val=1)
+
+    def _calibrate(self, X) -> None:
+        """With ``fill_in``: the threshold, a quantile of the pooled residuals on the clean images just learned."""
+        if not self.fill_in:
+            return
+        from cortex.experiments.occluders import TopDown, calibrate
+
+        sensor = tuple(self.model_.spec.inputs[self.input_].shape)
+        if len(sensor) != 2:
+            raise ValueError(f"fill_in={self.fill_in} fills in pixels by their neighbourhood and needs a 2-D sensor; "
+                             f"input {self.input_!r} has shape {sensor}: pass images, or fill_in=0")
+        if self.fill_in_candidates > len(self.classes_):
+            raise ValueError(f"fill_in_candidates={self.fill_in_candidates} exceeds the {len(self.classes_)} classes "
+                             "(the completions compete among the read-out's hypotheses)")
+        try:
+            self._top_down = TopDown(self.model_, readout=self.readout_, stimulus=self.input_,
+                                     image_shape=sensor, pool=self.fill_in_pool)
+        except CortexError as exc:
+            raise ValueError(f"fill_in={self.fill_in}: {exc}".replace("experiment.fill_in: ", "")) from None
+        self.fill_in_threshold_ = calibrate(self._settle_rows, self._top_down, X.reshape(len(X), -1),
+                                            self.fill_in_quantile)
+
+    def _settle_rows(self, X):
+        """One SettleResult for every row of ``X`` (n, pixels), settled in chunks, every step, without noise."""
+        X = X.reshape(len(X), *self.input_shape_)
+        parts = [self.model_.settle({self.input_: X[i:i + PREDICT_CHUNK]}, steps=self.test_steps, tol=0.0,
+                                    noise=False) for i in range(0, len(X), PREDICT_CHUNK)]
+        activity = {name: np.concatenate([r.activity[name] for r in parts]) for name in parts[0].activity}
+        if not np.all(np.isfinite(activity[self.readout_])):
+            raise CortexError(f"settling gave non-finite activity in region {self.readout_!r}")
+        return dataclasses.replace(parts[0], activity=activity, trace=None, _device=None, _prediction=None,
+                                   stimulus_energy=np.concatenate([r.stimulus_energy for r in parts]))
 
     def _teacher(self, y):
         labels = np.searchsorted(self.classes_, y)

@@ -165,3 +165,30 @@ def test_transformer_drops_teachers_and_reads_a_named_region(digits):
     assert t.transform(X[:7]).shape == (7, 12)
     with pytest.raises(CortexError, match="region='V9' is not a region of the graph; its regions are IT"):
         GraphTransformer("digits", region="V9").fit(X[:20])
+
+
+def test_fill_in_reads_occluded_digits_better_and_survives_pickling(digits):
+    """``fill_in=2`` as in ``cortex run digits``: occluded test digits gain (measured +0.058 / +0.014 / +0.036 at
+    seeds 0-2, 0.606 -> 0.664 at seed 0), clean ones read the same (0.978 both at seed 0)."""
+    from cortex.stimuli.digits import occlude
+
+    X, y = digits
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
+    occluded = occlude(X_te.astype(np.float32), 0.25, np.random.default_rng(2))[0]
+    once = GraphClassifier(random_state=0).fit(X_tr, y_tr)
+    filled = GraphClassifier(random_state=0, fill_in=2).fit(X_tr, y_tr)
+    assert "fill_in_threshold_" not in vars(once) and 0.5 < filled.fill_in_threshold_ < 1.0
+    assert filled.score(occluded, y_te) >= once.score(occluded, y_te) + 0.03
+    assert abs(filled.score(X_te, y_te) - once.score(X_te, y_te)) <= 0.01
+    again = pickle.loads(pickle.dumps(filled))
+    np.testing.assert_array_equal(again.predict_proba(occluded[:40]), filled.predict_proba(occluded[:40]))
+
+
+def test_fill_in_refuses_what_it_cannot_fill(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match=r"needs a 2-D sensor; input 'retina' has shape \(6,\)"):
+        GraphClassifier(fill_in=1, epochs=1).fit(np.random.default_rng(0).uniform(size=(60, 6)), np.arange(60) % 3)
+    with pytest.raises(ValueError, match="fill_in_candidates=11 exceeds the 10 classes"):
+        GraphClassifier(fill_in=1, fill_in_candidates=11, epochs=1).fit(X[:100], y[:100])
+    with pytest.raises(ValueError, match="fill_in_quantile"):
+        GraphClassifier(fill_in=1, fill_in_quantile=1.5).fit(X[:100], y[:100])
