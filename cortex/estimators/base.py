@@ -1,6 +1,7 @@
 """What both estimators share: graph overrides as parameters, building the model, online passes, pickling."""
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import tempfile
 from pathlib import Path
@@ -100,15 +101,22 @@ class GraphEstimator(BaseEstimator):
             raise CortexError(f"training diverged (energy {energy[-1]}); lower the learning rates or the precision")
 
     def _settled(self, X: np.ndarray, region: str, steps) -> np.ndarray:
-        """(n, hypotheses) final activity of ``region`` for every row, settled without noise, every step run, in the
-        model's dtype: rows settled in batches of other sizes agree to its precision (BLAS blocks a matmul by its
-        shape), not to float64's."""
-        out = [self.model_.settle({self.input_: X[i:i + PREDICT_CHUNK]}, steps=steps, tol=0.0, noise=False)
-               .activity[region] for i in range(0, len(X), PREDICT_CHUNK)]
-        activity = np.concatenate(out)
-        if not np.all(np.isfinite(activity)):
-            raise CortexError(f"settling gave non-finite activity in region {region!r}")
-        return activity
+        """(n, hypotheses) final activity of ``region`` for every row (see :meth:`_settle_rows`)."""
+        return self._settle_rows(X, steps).activity[region]
+
+    def _settle_rows(self, X: np.ndarray, steps=None):
+        """One SettleResult for every row of ``X`` (any layout of the fitted sensor's values), settled in chunks
+        without noise, every step run, in the model's dtype: rows settled in batches of other sizes agree to its
+        precision (BLAS blocks a matmul by its shape), not to float64's. It holds no device state."""
+        X = X.reshape(len(X), *self.input_shape_)
+        parts = [self.model_.settle({self.input_: X[i:i + PREDICT_CHUNK]}, steps=steps, tol=0.0, noise=False)
+                 for i in range(0, len(X), PREDICT_CHUNK)]
+        activity = {name: np.concatenate([r.activity[name] for r in parts]) for name in parts[0].activity}
+        for region, a in activity.items():
+            if not np.all(np.isfinite(a)):
+                raise CortexError(f"settling gave non-finite activity in region {region!r}")
+        return dataclasses.replace(parts[0], activity=activity, trace=None, _device=None, _prediction=None,
+                                   stimulus_energy=np.concatenate([r.stimulus_energy for r in parts]))
 
     def _validate(self, X, reset: bool, y=_NO_Y):
         """scikit-learn's checks (and messages) for X and y; any sensor shape, float32 for the model."""

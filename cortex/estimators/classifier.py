@@ -1,7 +1,6 @@
 """GraphClassifier: classification by analysis by synthesis, as a scikit-learn classifier."""
 from __future__ import annotations
 
-import dataclasses
 import numbers
 
 import numpy as np
@@ -12,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from cortex.errors import CortexError
 
-from .base import PREDICT_CHUNK, GraphEstimator
+from .base import GraphEstimator
 from .graph_edit import fresh_name, set_sensor, teachers, top_regions
 
 
@@ -182,7 +181,7 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
         if self.fill_in:
             from cortex.experiments.occluders import fill_in
 
-            filled, _ = fill_in(self._settle_rows, self._top_down, X.reshape(len(X), -1),
+            filled, _ = fill_in(self._settle_test, self._top_down, X.reshape(len(X), -1),
                                 threshold=self.fill_in_threshold_, rounds=self.fill_in,
                                 candidates=self.fill_in_candidates)
             activity = filled.activity[self.readout_]
@@ -268,19 +267,12 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
                                      image_shape=sensor, pool=self.fill_in_pool)
         except CortexError as exc:
             raise ValueError(f"fill_in={self.fill_in}: {exc}".replace("experiment.fill_in: ", "")) from None
-        self.fill_in_threshold_ = calibrate(self._settle_rows, self._top_down, X.reshape(len(X), -1),
+        self.fill_in_threshold_ = calibrate(self._settle_test, self._top_down, X.reshape(len(X), -1),
                                             self.fill_in_quantile)
 
-    def _settle_rows(self, X):
-        """One SettleResult for every row of ``X`` (n, pixels), settled in chunks, every step, without noise."""
-        X = X.reshape(len(X), *self.input_shape_)
-        parts = [self.model_.settle({self.input_: X[i:i + PREDICT_CHUNK]}, steps=self.test_steps, tol=0.0,
-                                    noise=False) for i in range(0, len(X), PREDICT_CHUNK)]
-        activity = {name: np.concatenate([r.activity[name] for r in parts]) for name in parts[0].activity}
-        if not np.all(np.isfinite(activity[self.readout_])):
-            raise CortexError(f"settling gave non-finite activity in region {self.readout_!r}")
-        return dataclasses.replace(parts[0], activity=activity, trace=None, _device=None, _prediction=None,
-                                   stimulus_energy=np.concatenate([r.stimulus_energy for r in parts]))
+    def _settle_test(self, X):
+        """Every row of ``X`` settled at the prediction's steps: what filling in settles with."""
+        return self._settle_rows(X, self.test_steps)
 
     def _teacher(self, y):
         labels = np.searchsorted(self.classes_, y)

@@ -54,7 +54,8 @@ def test_only_the_named_regions_learn_and_bad_arguments_are_named():
 def test_learn_every_trains_a_deep_graph_and_is_reported(tmp_path):
     data = yaml.safe_load(cortex.graph_path("digits_deep").read_text())
     data["experiment"].update({"evaluate_on": "validation", "max_train": 500, "epochs": 2, "baselines": False,
-                               "few_shot_epochs": 10, "schedule": "joint", "pretrain": 0, "learn_every": 10, "fill_in": 0})
+                               "few_shot_epochs": 10, "schedule": "joint", "pretrain": 0, "learn_every": 10,
+                               "fill_in": 0})
     spec = spec_from_dict(data)
     res = get_experiment_kind("recognition")(spec, spec.experiment).run(tmp_path, progress=False)
     assert res["learn_every"] == 10 and res["schedule"] == "joint"
