@@ -107,7 +107,7 @@ def test_the_threshold_follows_how_well_the_stack_has_learned(runs, tmp_path):
     """The threshold is a quantile of the model's own residuals on its training images: a stack trained briefly
     (300 images, one epoch) predicts worse, so it fills in only where its residuals are larger still. With a fixed
     threshold (0.5, the absolute one first tried) this stack lost 0.13 on clean images; calibrated, 0.02."""
-    weak = run(tmp_path, fill_in=2, pretrain=1, epochs=1, max_train=300)
+    weak = run(tmp_path, fill_in=2, fill_in_candidates=1, pretrain=1, epochs=1, max_train=300)
     assert weak["fill_in"]["threshold"]["clean"] > runs[1]["fill_in"]["threshold"]["clean"] + 0.05
     acc = weak["accuracy"]["clean"]
     assert acc["model"] >= acc["model_no_fill_in"] - 0.04, acc
