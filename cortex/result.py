@@ -1,6 +1,7 @@
 """What ``model.settle`` returns: host NumPy arrays a user reads, plus the device state ``learn`` needs (opaque)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,13 @@ class SettleResult:
         """This settle as an ``xarray.Dataset`` with labelled dimensions (see :func:`cortex.recording.to_dataset`)."""
         from .recording import to_dataset
         return to_dataset(self, names, attrs)
+
+    def with_stimuli(self, activity: dict[str, np.ndarray], stimulus_energy: np.ndarray) -> SettleResult:
+        """A copy holding these per-stimulus arrays instead (rows picked from this settle, or joined from several):
+        host arrays only, no device state and no trace, so it can be read but not learned from or predicted from.
+        Its batch curves (``energy``, ``region_energy``) stay this settle's."""
+        return dataclasses.replace(self, activity=activity, stimulus_energy=stimulus_energy, trace=None, _device=None,
+                                   _prediction=None)
 
     def settled_by(self, owner) -> bool:
         """Whether this result holds the device state of a settle by the model whose token is ``owner``."""

@@ -1,7 +1,6 @@
 """What both estimators share: graph overrides as parameters, building the model, online passes, pickling."""
 from __future__ import annotations
 
-import dataclasses
 import numbers
 import tempfile
 from pathlib import Path
@@ -115,8 +114,7 @@ class GraphEstimator(BaseEstimator):
         for region, a in activity.items():
             if not np.all(np.isfinite(a)):
                 raise CortexError(f"settling gave non-finite activity in region {region!r}")
-        return dataclasses.replace(parts[0], activity=activity, trace=None, _device=None, _prediction=None,
-                                   stimulus_energy=np.concatenate([r.stimulus_energy for r in parts]))
+        return parts[0].with_stimuli(activity, np.concatenate([r.stimulus_energy for r in parts]))
 
     def _validate(self, X, reset: bool, y=_NO_Y):
         """scikit-learn's checks (and messages) for X and y; any sensor shape, float32 for the model."""

@@ -266,7 +266,7 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
             self._top_down = TopDown(self.model_, readout=self.readout_, stimulus=self.input_,
                                      image_shape=sensor, pool=self.fill_in_pool)
         except CortexError as exc:
-            raise ValueError(f"fill_in={self.fill_in}: {exc}".replace("experiment.fill_in: ", "")) from None
+            raise ValueError(f"fill_in={self.fill_in}: {exc}; pass fill_in=0") from None
         self.fill_in_threshold_ = calibrate(self._settle_test, self._top_down, X.reshape(len(X), -1),
                                             self.fill_in_quantile)
 

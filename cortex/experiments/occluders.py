@@ -17,8 +17,6 @@ completions let a hypothesis that lost to the occluder win back its own reading 
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 from scipy.ndimage import uniform_filter
 
@@ -31,9 +29,8 @@ class TopDown:
     def __init__(self, model, *, readout: str, stimulus: str, image_shape: tuple[int, int], pool: int):
         self.fields, sensor = model.sensor_fields(readout)
         if sensor != stimulus:
-            raise StimulusError(f"experiment.fill_in: the read-out {readout!r} leads down to {sensor!r}, not to the "
-                                f"stimulus {stimulus!r}, so its hypotheses predict no image to fill in from; set it "
-                                "to 0")
+            raise StimulusError(f"the read-out {readout!r} leads down to {sensor!r}, not to the stimulus "
+                                f"{stimulus!r}, so its hypotheses predict no image to fill in from")
         self.readout, self.image_shape, self.pool = readout, tuple(image_shape), pool
 
     def predict(self, res, X):
@@ -81,6 +78,5 @@ def compete(settle, top_down: TopDown, X: np.ndarray, mask: np.ndarray, posterio
     settled = settle(completions.reshape(n * K, -1))                               # one batch of n K completions
     best = np.argmin(settled.stimulus_energy.reshape(n, K), axis=1)
     pick = np.arange(n) * K + best
-    activity = {name: a[pick] for name, a in settled.activity.items()}
-    return dataclasses.replace(settled, activity=activity, stimulus_energy=settled.stimulus_energy[pick], trace=None,
-                               _device=None, _prediction=None)
+    return settled.with_stimuli({name: a[pick] for name, a in settled.activity.items()},
+                                settled.stimulus_energy[pick])

@@ -172,8 +172,11 @@ class Recognition(DigitExperiment):
         if p.fill_in:
             from .occluders import TopDown, calibrate, fill_in
 
-            top_down = TopDown(model, readout=p.readout, stimulus=p.stimulus, image_shape=d.image_shape,
-                               pool=p.fill_in_pool)
+            try:
+                top_down = TopDown(model, readout=p.readout, stimulus=p.stimulus, image_shape=d.image_shape,
+                                   pool=p.fill_in_pool)
+            except StimulusError as exc:
+                raise StimulusError(f"experiment.fill_in: {exc}; set it to 0") from None
             threshold = calibrate(settle, top_down, seen, p.fill_in_quantile)
 
         def read(X, y):
