@@ -217,9 +217,8 @@ def test_unlabelled_images_lift_the_pretrained_few_shot_read_out_at_three_seeds(
     """At seeds 0-2 (validation split, a shorter pretraining): the 95% interval of the paired gain lies above zero,
     both of the refinement over the unlabelled images (0.837 / 0.875 / 0.844 -> 0.927 / 0.941 / 0.906) and of the
     refined, pretrained 5-shot read-out over the 5-shot read-out trained from scratch (0.858 / 0.868 / 0.840)."""
-    from scipy import stats
-
     from cortex.sweep import sweep
+    from cortex.sweep.summary import stats
 
     sweep("digits_deep", tmp_path / "sw", seeds=[0, 1, 2], workers=2, executor="pool", progress=False,
           settings=["evaluate_on=validation", "baselines=false", "pretrain=2", "epochs=1", "fill_in=0",
@@ -230,7 +229,7 @@ def test_unlabelled_images_lift_the_pretrained_few_shot_read_out_at_three_seeds(
         acc[res["provenance"]["spec"]["seed"], res["few_shot_unlabelled_epochs"]] = res["accuracy"]
 
     def lower_bound(gains):
-        return np.mean(gains) - stats.t.ppf(0.975, len(gains) - 1) * np.std(gains, ddof=1) / np.sqrt(len(gains))
+        return stats(gains)["ci95"][0]
 
     refined = [acc[s, 5]["few_shot_pretrained"]["model"] for s in (0, 1, 2)]
     assert lower_bound(np.subtract(refined, [acc[s, 0]["few_shot_pretrained"]["model"] for s in (0, 1, 2)])) > 0
