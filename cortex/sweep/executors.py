@@ -14,6 +14,7 @@ import signal
 import threading
 import traceback
 from typing import Iterable, Iterator
+from unittest import mock
 
 from ..interrupts import RunInterrupted
 from .plan import SweepError
@@ -86,16 +87,8 @@ def _start_pool(workers: int):
         return multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(1,))
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
-    saved = {var: os.environ.get(var) for var in THREAD_VARS}
-    os.environ.update({var: "1" for var in THREAD_VARS})    # the server starts with the first worker, here
-    try:
-        return ctx.Pool(workers, initializer=_init_worker, initargs=(1,))
-    finally:
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
+    with mock.patch.dict(os.environ, {var: "1" for var in THREAD_VARS}):   # the server starts with the first
+        return ctx.Pool(workers, initializer=_init_worker, initargs=(1,))     # worker, here; the env is restored
 
 
 def run_pool(tasks: Iterable[dict], workers: int = 2, **_) -> Iterator[dict]:
