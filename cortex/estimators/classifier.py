@@ -51,6 +51,12 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
     fill_in_candidates : int, default=1
         >1: each of the read-out's most probable hypotheses completes the image in turn, and per image the
         completion of lowest energy wins (docs/depth.md).
+    fill_in_gate : float or None, default=None
+        Fill in only the images whose residual is concentrated: its largest mean over a ``fill_in_gate_window``
+        patch, over its mean, tops this quantile of the same ratio on the training images (None: every image).
+        Noise spreads the residual and is left to one settle; an occluder piles it up (docs/depth.md).
+    fill_in_gate_window : int, default=4
+        Side of the patch the gate's concentration is measured over.
     random_state : int, RandomState or None, default=None
         The graph's seed (weights, noise, the order of mini-batches); None keeps the graph's own seed.
     verbose : int, default=0
@@ -93,7 +99,7 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
 
     def __init__(self, graph="digits", *, input=None, readout=None, epochs=3, batch_size=32, train_steps=None,
                  test_steps=None, fill_in=0, fill_in_quantile=0.9995, fill_in_pool=3, fill_in_candidates=1,
-                 random_state=None, verbose=0, **overrides):
+                 fill_in_gate=None, fill_in_gate_window=4, random_state=None, verbose=0, **overrides):
         self.graph = graph
         self.input = input
         self.readout = readout
@@ -105,6 +111,8 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
         self.fill_in_quantile = fill_in_quantile
         self.fill_in_pool = fill_in_pool
         self.fill_in_candidates = fill_in_candidates
+        self.fill_in_gate = fill_in_gate
+        self.fill_in_gate_window = fill_in_gate_window
         self.random_state = random_state
         self.verbose = verbose
         for key, value in overrides.items():
@@ -183,7 +191,8 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
 
             filled, _ = fill_in(self._settle_test, self._top_down, X.reshape(len(X), -1),
                                 threshold=self.fill_in_threshold_, rounds=self.fill_in,
-                                candidates=self.fill_in_candidates)
+                                candidates=self.fill_in_candidates, gate=self.fill_in_gate_threshold_,
+                                window=self.fill_in_gate_window)
             activity = filled.activity[self.readout_]
         else:
             activity = self._settled(X, self.readout_, self.test_steps)
@@ -248,12 +257,16 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
                      include_boundaries="neither")
         check_scalar(self.fill_in_pool, "fill_in_pool", numbers.Integral, min_val=1, max_val=15)
         check_scalar(self.fill_in_candidates, "fill_in_candidates", numbers.Integral, min_val=1)
+        if self.fill_in_gate is not None:
+            check_scalar(self.fill_in_gate, "fill_in_gate", numbers.Real, min_val=0, max_val=1,
+                         include_boundaries="neither")
+        check_scalar(self.fill_in_gate_window, "fill_in_gate_window", numbers.Integral, min_val=1, max_val=15)
 
     def _calibrate(self, X) -> None:
         """With ``fill_in``: the threshold, a quantile of the pooled residuals on the clean images just learned."""
         if not self.fill_in:
             return
-        from cortex.experiments.occluders import TopDown, calibrate
+        from cortex.experiments.occluders import TopDown, calibrate, calibrate_gate
 
         sensor = tuple(self.model_.spec.inputs[self.input_].shape)
         if len(sensor) != 2:
@@ -267,8 +280,10 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
                                      image_shape=sensor, pool=self.fill_in_pool)
         except CortexError as exc:
             raise ValueError(f"fill_in={self.fill_in}: {exc}; pass fill_in=0") from None
-        self.fill_in_threshold_ = calibrate(self._settle_test, self._top_down, X.reshape(len(X), -1),
-                                            self.fill_in_quantile)
+        X = X.reshape(len(X), -1)
+        self.fill_in_threshold_ = calibrate(self._settle_test, self._top_down, X, self.fill_in_quantile)
+        self.fill_in_gate_threshold_ = None if self.fill_in_gate is None else calibrate_gate(
+            self._settle_test, self._top_down, X, self.fill_in_gate, self.fill_in_gate_window)
 
     def _settle_test(self, X):
         """Every row of ``X`` settled at the prediction's steps: what filling in settles with."""

@@ -14,6 +14,12 @@ With ``candidates`` K > 1 the pixels are not filled from the posterior's one pre
 most probable hypotheses fills them with its own field, each completion settles, and per image the completion the
 graph explains with the lowest energy wins. Filling in from the current favourite confirms it; competing
 completions let a hypothesis that lost to the occluder win back its own reading of the image.
+
+With a ``gate``, an image is filled in only when its residual is concentrated: the largest mean absolute residual
+over a ``window`` x ``window`` patch, divided by the image's mean absolute residual, exceeds a quantile of that
+ratio over the clean training images. An occluder piles the residual up in one place and raises the ratio; pixel
+noise spreads it over the whole image and lowers it below nearly every clean image's, so a noisy image keeps its
+single settle instead of having a tenth of its pixels replaced (docs/depth.md).
 """
 from __future__ import annotations
 
@@ -33,11 +39,21 @@ class TopDown:
                                 f"{stimulus!r}, so its hypotheses predict no image to fill in from")
         self.readout, self.image_shape, self.pool = readout, tuple(image_shape), pool
 
+    def _residual(self, res, X):
+        predicted = (res.activity[self.readout] @ self.fields).astype(X.dtype)
+        return predicted, np.abs(X - predicted).reshape(len(X), *self.image_shape)
+
     def predict(self, res, X):
         """(prediction (n, H*W), pooled absolute residual (n, H*W)) of settled ``res`` against ``X``."""
-        predicted = (res.activity[self.readout] @ self.fields).astype(X.dtype)
-        residual = np.abs(X - predicted).reshape(len(X), *self.image_shape)
+        predicted, residual = self._residual(res, X)
         return predicted, uniform_filter(residual, size=(1, self.pool, self.pool), mode="constant").reshape(X.shape)
+
+    def concentration(self, res, X, window: int) -> np.ndarray:
+        """(n,): each image's largest mean absolute residual over a ``window`` x ``window`` patch over its mean
+        absolute residual: high where one place is unexplained (an occluder), low where noise is everywhere."""
+        residual = self._residual(res, X)[1]
+        patches = uniform_filter(residual, size=(1, window, window), mode="constant").reshape(len(X), -1)
+        return patches.max(axis=1) / (residual.reshape(len(X), -1).mean(axis=1) + 1e-6)
 
 
 def calibrate(settle, top_down: TopDown, X_clean: np.ndarray, quantile: float) -> float:
@@ -46,15 +62,27 @@ def calibrate(settle, top_down: TopDown, X_clean: np.ndarray, quantile: float) -
     return float(np.quantile(top_down.predict(settle(X_clean), X_clean)[1], quantile))
 
 
+def calibrate_gate(settle, top_down: TopDown, X_clean: np.ndarray, quantile: float, window: int = 4) -> float:
+    """The ``quantile`` of :meth:`TopDown.concentration` over clean images ``X_clean`` (the training images): the
+    ``gate`` of :func:`fill_in`, above which an image is filled in at all."""
+    return float(np.quantile(top_down.concentration(settle(X_clean), X_clean, window), quantile))
+
+
 def fill_in(settle, top_down: TopDown, X: np.ndarray, *, threshold: float, rounds: int, candidates: int = 1,
-            first=None):
+            first=None, gate: float | None = None, window: int = 4):
     """Settle ``X`` (n, H*W) with ``settle(X) -> SettleResult`` (or start from its settled ``first``), then ``rounds``
     times replace the pixels whose pooled residual exceeds ``threshold`` by the read-out's prediction and settle
     again; with ``candidates`` K > 1, by each of its K most probable hypotheses' fields in turn, keeping per image
-    the completion of lowest energy (:func:`compete`).
+    the completion of lowest energy (:func:`compete`). With ``gate`` (:func:`calibrate_gate`), only the images whose
+    first settle leaves a residual concentrated above it are filled in; the others keep that settle.
 
     Returns (the last SettleResult, the (n, H*W) bool mask of the pixels filled in the last round)."""
     res, mask = settle(X) if first is None else first, np.zeros(X.shape, dtype=bool)
+    if gate is not None:
+        chosen = top_down.concentration(res, X, window) > gate
+        if not chosen.all():
+            return _fill_some(settle, top_down, X, res, chosen, threshold=threshold, rounds=rounds,
+                              candidates=candidates)
     for _ in range(rounds):
         predicted, pooled = top_down.predict(res, X)
         mask = pooled > threshold
@@ -80,3 +108,18 @@ def compete(settle, top_down: TopDown, X: np.ndarray, mask: np.ndarray, posterio
     pick = np.arange(n) * K + best
     return settled.with_stimuli({name: a[pick] for name, a in settled.activity.items()},
                                 settled.stimulus_energy[pick])
+
+
+def _fill_some(settle, top_down: TopDown, X: np.ndarray, first, chosen: np.ndarray, **fill):
+    """:func:`fill_in` of the ``chosen`` rows of ``X`` only, joined with the other rows' ``first`` settle."""
+    mask = np.zeros(X.shape, dtype=bool)
+    if not chosen.any():
+        return first, mask
+    part = first.with_stimuli({name: a[chosen] for name, a in first.activity.items()}, first.stimulus_energy[chosen])
+    filled, mask[chosen] = fill_in(settle, top_down, X[chosen], first=part, **fill)
+    activity = {name: a.copy() for name, a in first.activity.items()}
+    for name, a in activity.items():
+        a[chosen] = filled.activity[name]
+    energy = np.array(first.stimulus_energy, copy=True)
+    energy[chosen] = filled.stimulus_energy
+    return first.with_stimuli(activity, energy), mask

@@ -52,6 +52,8 @@ class Params(DigitParams):
     fill_in_quantile: float = Field(0.9995, gt=0, lt=1)  # filled: pooled residual > this quantile of the seen images'
     fill_in_pool: int = Field(3, ge=1, le=15)      # the side of the neighbourhood the residual is averaged over
     fill_in_candidates: int = Field(1, ge=1)       # >1: the read-out's most probable hypotheses complete in turn
+    fill_in_gate: float | None = Field(None, gt=0, lt=1)  # filled only if the residual's concentration > this
+    fill_in_gate_window: int = Field(4, ge=1, le=15)  # quantile of the seen images' (None: every image is filled)
     baselines: bool = True
     examples: int = Field(4, ge=1, le=20)
     schedule: Literal["auto", "joint", "layerwise"] = "auto"
@@ -170,7 +172,7 @@ class Recognition(DigitExperiment):
             return self._settle(model, Z)
 
         if p.fill_in:
-            from .occluders import TopDown, calibrate, fill_in
+            from .occluders import TopDown, calibrate, calibrate_gate, fill_in
 
             try:
                 top_down = TopDown(model, readout=p.readout, stimulus=p.stimulus, image_shape=d.image_shape,
@@ -178,6 +180,8 @@ class Recognition(DigitExperiment):
             except StimulusError as exc:
                 raise StimulusError(f"experiment.fill_in: {exc}; set it to 0") from None
             threshold = calibrate(settle, top_down, seen, p.fill_in_quantile)
+            gate = None if p.fill_in_gate is None else calibrate_gate(settle, top_down, seen, p.fill_in_gate,
+                                                                      p.fill_in_gate_window)
 
         def read(X, y):
             once = settle(X)
@@ -185,9 +189,10 @@ class Recognition(DigitExperiment):
             if not p.fill_in:
                 return row, once, {}
             filled, mask = fill_in(settle, top_down, X, threshold=threshold, rounds=p.fill_in,
-                                   candidates=p.fill_in_candidates, first=once)
+                                   candidates=p.fill_in_candidates, first=once, gate=gate, window=p.fill_in_gate_window)
             return ({"model": float(np.mean(filled.winners(p.readout) == y)), "model_no_fill_in": row["model"]},
-                    once, {"threshold": threshold, "filled_fraction": float(mask.mean())})
+                    once, {"threshold": threshold, "gate_threshold": gate, "filled_fraction": float(mask.mean()),
+                           "filled_images": float(mask.any(axis=1).mean())})
         return read
 
     def evaluate(self, data: dict, trained: dict) -> dict:
@@ -224,8 +229,10 @@ class Recognition(DigitExperiment):
                    "few_shot_shift": p.few_shot_shift}
         if p.fill_in:
             results["fill_in"] = {"rounds": p.fill_in, "quantile": p.fill_in_quantile, "pool": p.fill_in_pool,
-                                  "candidates": p.fill_in_candidates,
-                                  **{k: {c: f[k] for c, f in filled.items()} for k in ("threshold", "filled_fraction")}}
+                                  "candidates": p.fill_in_candidates, "gate": p.fill_in_gate,
+                                  "gate_window": p.fill_in_gate_window,
+                                  **{k: {c: f[k] for c, f in filled.items()}
+                                     for k in ("threshold", "gate_threshold", "filled_fraction", "filled_images")}}
         results["health"] = region_health(model, settled["clean"])
         results["health_warnings"] = health_warnings(results["health"])
         if "occlusion" not in data["tests"]:
@@ -268,5 +275,9 @@ class Recognition(DigitExperiment):
             lines.append(f"filling in: {f['rounds']} rounds{competing}; the main model's threshold "
                          f"{f['threshold']['clean']:.3f}, the {f['quantile']:g} quantile of its training images' "
                          "pooled residuals")
+            if f.get("gate") is not None:
+                lines.append(f"only images whose residual is concentrated are filled (above the {f['gate']:g} quantile "
+                             f"of the training images' concentration over {f['gate_window']}x{f['gate_window']}); "
+                             "images filled: " + ", ".join(f"{c} {v:.0%}" for c, v in f["filled_images"].items()))
             lines.append("pixels filled: " + ", ".join(f"{c} {v:.2%}" for c, v in f["filled_fraction"].items()))
         return "\n".join([*lines, *warn])

@@ -184,6 +184,27 @@ def test_fill_in_reads_occluded_digits_better_and_survives_pickling(digits):
     np.testing.assert_array_equal(again.predict_proba(occluded[:40]), filled.predict_proba(occluded[:40]))
 
 
+def test_the_fill_in_gate_leaves_noisy_digits_to_one_settle(digits):
+    """``fill_in_gate=0.2``: only images whose residual piles up in one 4x4 patch are filled. Measured at seeds 0-2:
+    noisy digits read +0.013 / +0.008 / +0.014 better than with every image filled (as one settle reads them, to
+    within 0.003), occluded ones the same to the last digit."""
+    from cortex.stimuli.digits import add_noise, occlude
+
+    X, y = digits
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
+    occluded = occlude(X_te.astype(np.float32), 0.25, np.random.default_rng(2))[0]
+    noisy = add_noise(X_te, 0.3, np.random.default_rng(1)).astype(np.float32)
+    once = GraphClassifier(random_state=0).fit(X_tr, y_tr)
+    every = GraphClassifier(random_state=0, fill_in=2).fit(X_tr, y_tr)
+    gated = GraphClassifier(random_state=0, fill_in=2, fill_in_gate=0.2).fit(X_tr, y_tr)
+    assert gated.fill_in_gate_threshold_ > 1.0 and every.fill_in_gate_threshold_ is None
+    assert gated.score(noisy, y_te) >= every.score(noisy, y_te) + 0.005
+    assert gated.score(noisy, y_te) >= once.score(noisy, y_te) - 0.005
+    assert gated.score(occluded, y_te) == every.score(occluded, y_te)
+    with pytest.raises(ValueError, match="fill_in_gate"):
+        GraphClassifier(fill_in=1, fill_in_gate=1.0).fit(X[:100], y[:100])
+
+
 def test_fill_in_refuses_what_it_cannot_fill(digits):
     X, y = digits
     with pytest.raises(ValueError, match=r"needs a 2-D sensor; input 'retina' has shape \(6,\)"):
