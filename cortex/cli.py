@@ -153,7 +153,8 @@ def _settings(settings) -> dict:
 @click.option("--random-seed", type=click.IntRange(0), default=0, help="Seed of the random draws (same seed, same trials).")
 @click.option("--workers", type=click.IntRange(1), default=1, help="Trials at once [1: one after another here].")
 @click.option("--executor", type=click.Choice(["auto", "ray", "pool", "serial"]), default="auto",
-              help="Where trials run: auto = Ray if installed (else a process pool); serial with --workers 1.")
+              help="Where trials run: auto = Ray with --address or --gpus-per-trial, else a local process pool "
+                   "(serial with --workers 1); ray = Ray, a local instance without --address.")
 @click.option("--address", default=None, help="Address of a running Ray cluster (ray start --head prints it).")
 @click.option("--gpus-per-trial", type=click.FloatRange(0), default=0.0, help="GPUs Ray reserves per trial (with --backend auto).")
 @click.option("--backend", type=click.Choice(["numpy", "cupy", "auto"]), default=None, help="Override every trial's backend.")

@@ -17,7 +17,7 @@ from typing import Callable
 from .. import interrupts
 from ..atomic import atomic_write
 from ..errors import CortexError
-from .executors import EXECUTORS, INSTALL_RAY, choose, ray_available
+from .executors import EXECUTORS, choose
 from .plan import SweepError, make_trials
 from .summary import summarise
 from .trial import is_done
@@ -33,8 +33,8 @@ def sweep(graph: str | os.PathLike, out: str | os.PathLike, *, seeds: list[int] 
     """Run ``graph``'s experiment once per seed and setting (see :mod:`cortex.sweep.plan`) and summarise.
 
     Returns the summary (also written to ``out/summary.json``). Trials already finished in ``out`` are
-    not rerun. ``executor`` is ``auto`` (Ray when installed or ``address`` is given, else a process
-    pool; ``serial`` for one worker), ``ray``, ``pool`` or ``serial``.
+    not rerun. ``executor`` is ``auto`` (Ray for a cluster ``address`` or GPUs per trial, else a local
+    process pool; ``serial`` for one worker), ``ray``, ``pool`` or ``serial``.
     """
     from ..runner import resolve_spec
 
@@ -46,9 +46,7 @@ def sweep(graph: str | os.PathLike, out: str | os.PathLike, *, seeds: list[int] 
     trials = make_trials(base, seeds, settings, random=random, random_seed=random_seed)
     out = Path(out)
     _claim(out)
-    kind = choose(executor, workers, address)
-    if executor == "auto" and kind == "pool" and not ray_available():
-        echo(f"sweep: Ray is not installed, so the trials run in a local process pool ({INSTALL_RAY} for Ray)")
+    kind = choose(executor, workers, address, gpus_per_trial)
     plan = {"graph": spec.name, "graph_file": str(path), "seeds": sorted({t.seed for t in trials}),
             "settings": list(settings), "random": random, "random_seed": random_seed, "executor": kind,
             "workers": workers, "address": address}
@@ -101,7 +99,11 @@ def _progress(total: int, done: int, progress: bool, echo):
     if sys.stderr.isatty():
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, initial=done, desc="sweep", unit="trial", file=sys.stderr)
+        class Bar(tqdm):
+            monitor_interval = 0     # no monitor thread: the bar updates per trial, and a lone thread lets the
+                                     # pool fork this process (cortex.sweep.executors.start_method)
+
+        bar = Bar(total=total, initial=done, desc="sweep", unit="trial", file=sys.stderr)
 
         def update(outcome):
             if outcome is None:

@@ -11,6 +11,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import traceback
 from typing import Iterable, Iterator
@@ -44,20 +45,26 @@ def ray_available() -> bool:
     return True
 
 
-def choose(executor: str, workers: int, address: str | None) -> str:
-    """``auto``: Ray when it is installed (or an address is given), else the process pool; one worker runs here."""
+def choose(executor: str, workers: int, address: str | None, gpus_per_trial: float = 0) -> str:
+    """``auto``: Ray for a cluster (``address``) or for trials that reserve GPUs, else the local process pool; one
+    worker runs here. On one machine the pool is the faster choice: a local Ray instance costs seconds to start and
+    stop, and its daemons share the cores with the trials (docs/sweeps.md); ``ray`` starts one all the same."""
     if executor == "auto":
-        if address is not None:
+        if address is not None or gpus_per_trial > 0:
             executor = "ray"
         elif workers <= 1:
             executor = "serial"
         else:
-            executor = "ray" if ray_available() else "pool"
+            executor = "pool"
     if executor == "ray" and not ray_available():
-        raise SweepError(f"--executor ray{' (implied by --address)' if address else ''}: Ray is not installed; "
+        implied = " (implied by --address)" if address else " (implied by --gpus-per-trial)" if gpus_per_trial else ""
+        raise SweepError(f"--executor ray{implied}: Ray is not installed; "
                          f"install it with {INSTALL_RAY}, or use --executor pool for a local process pool")
     if address is not None and executor != "ray":
         raise SweepError(f"--address {address}: a cluster address needs Ray (--executor ray), not --executor {executor}")
+    if gpus_per_trial > 0 and executor != "ray":
+        raise SweepError(f"--gpus-per-trial {gpus_per_trial:g}: only Ray places trials on GPUs (--executor ray), "
+                         f"not --executor {executor}")
     return executor
 
 
@@ -69,8 +76,10 @@ def run_serial(tasks: Iterable[dict], workers: int = 1, **_) -> Iterator[dict]:
 
 def _init_worker(cpus: int) -> None:
     # Ctrl-C at a terminal reaches the whole process group: the parent alone handles it (and ends the pool), so
-    # the workers do not each print a KeyboardInterrupt traceback
+    # the workers do not each print a KeyboardInterrupt traceback; a forked worker drops the driver's SIGTERM
+    # handler too, so the pool's terminate() ends an idle worker as it ends a spawned one
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     pin_threads(cpus)
 
 
@@ -78,17 +87,29 @@ def _init_worker(cpus: int) -> None:
 PRELOAD = ["cortex.sweep.trial", "cortex.runner", "cortex.experiments", "cortex.plotting.core", "matplotlib.pyplot"]
 
 
+def start_method() -> str:
+    """How pool workers start. ``fork`` where this process is a plain single-threaded driver on Linux: the
+    workers inherit what it has imported. ``forkserver`` where forking it could copy a lock another thread holds
+    (Jupyter's kernel threads, a progress monitor) or a CUDA context (CuPy imported), or on macOS, where forking
+    is unsafe: the workers fork from a fresh server that imports cortex once. ``spawn`` where neither exists."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and sys.platform.startswith("linux") and threading.active_count() == 1 \
+            and "cupy" not in sys.modules:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
 def _start_pool(workers: int):
-    """A pool of ``workers`` processes forked from a server that has imported cortex once (``forkserver``: no
-    copy of this process's threads or state, and about 1.5 s less start-up per worker than spawning, which on
-    trials of 1-2 s is a tenth of a sweep); spawned where the platform has no fork server. The server imports
-    with one BLAS thread, as the workers run."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(1,))
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(PRELOAD)
-    with mock.patch.dict(os.environ, {var: "1" for var in THREAD_VARS}):   # the server starts with the first
-        return ctx.Pool(workers, initializer=_init_worker, initargs=(1,))     # worker, here; the env is restored
+    """A pool of ``workers`` processes started by :func:`start_method`: forked, or forked from a server (about
+    1.5 s less start-up per worker than spawning each to import cortex, and forking this process about 0.7 s
+    less than a server, against trials of 1-2 s); spawned where neither exists. Workers and server start with
+    one BLAS thread, as the workers run."""
+    method = start_method()
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(PRELOAD)
+    with mock.patch.dict(os.environ, {var: "1" for var in THREAD_VARS}):   # workers (and a server) start here
+        return ctx.Pool(workers, initializer=_init_worker, initargs=(1,))     # the env is restored
 
 
 def run_pool(tasks: Iterable[dict], workers: int = 2, **_) -> Iterator[dict]:
