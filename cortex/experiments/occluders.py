@@ -74,22 +74,25 @@ def fill_in(settle, top_down: TopDown, X: np.ndarray, *, threshold: float, round
     times replace the pixels whose pooled residual exceeds ``threshold`` by the read-out's prediction and settle
     again; with ``candidates`` K > 1, by each of its K most probable hypotheses' fields in turn, keeping per image
     the completion of lowest energy (:func:`compete`). With ``gate`` (:func:`calibrate_gate`), only the images whose
-    first settle leaves a residual concentrated above it are filled in; the others keep that settle.
+    first settle leaves a residual concentrated above it are filled in. Each round fills the image as seen, so one
+    left with nothing to fill reads as its first settle, which it keeps instead of being settled again.
 
     Returns (the last SettleResult, the (n, H*W) bool mask of the pixels filled in the last round)."""
-    res, mask = settle(X) if first is None else first, np.zeros(X.shape, dtype=bool)
-    if gate is not None:
-        chosen = top_down.concentration(res, X, window) > gate
-        if not chosen.all():
-            return _fill_some(settle, top_down, X, res, chosen, threshold=threshold, rounds=rounds,
-                              candidates=candidates)
+    first = settle(X) if first is None else first
+    res, mask = first, np.zeros(X.shape, dtype=bool)
+    active = np.ones(len(X), dtype=bool) if gate is None else top_down.concentration(res, X, window) > gate
     for _ in range(rounds):
         predicted, pooled = top_down.predict(res, X)
-        mask = pooled > threshold
+        mask = (pooled > threshold) & active[:, None]
+        active = mask.any(axis=1)
+        if not active.any():
+            break
         if candidates > 1:
-            res = compete(settle, top_down, X, mask, res.activity[top_down.readout], candidates)
+            filled = compete(settle, top_down, X[active], mask[active], res.activity[top_down.readout][active],
+                             candidates)
         else:
-            res = settle(np.where(mask, predicted, X))
+            filled = settle(np.where(mask, predicted, X)[active])
+        res = filled if active.all() else _join(first, filled, active)   # nothing to fill: the image as seen
     return res, mask
 
 
@@ -110,16 +113,11 @@ def compete(settle, top_down: TopDown, X: np.ndarray, mask: np.ndarray, posterio
                                 settled.stimulus_energy[pick])
 
 
-def _fill_some(settle, top_down: TopDown, X: np.ndarray, first, chosen: np.ndarray, **fill):
-    """:func:`fill_in` of the ``chosen`` rows of ``X`` only, joined with the other rows' ``first`` settle."""
-    mask = np.zeros(X.shape, dtype=bool)
-    if not chosen.any():
-        return first, mask
-    part = first.with_stimuli({name: a[chosen] for name, a in first.activity.items()}, first.stimulus_energy[chosen])
-    filled, mask[chosen] = fill_in(settle, top_down, X[chosen], first=part, **fill)
-    activity = {name: a.copy() for name, a in first.activity.items()}
+def _join(res, filled, rows: np.ndarray):
+    """``res`` with its ``rows`` replaced by the settles in ``filled`` (a SettleResult of those rows only)."""
+    activity = {name: a.copy() for name, a in res.activity.items()}
     for name, a in activity.items():
-        a[chosen] = filled.activity[name]
-    energy = np.array(first.stimulus_energy, copy=True)
-    energy[chosen] = filled.stimulus_energy
-    return first.with_stimuli(activity, energy), mask
+        a[rows] = filled.activity[name]
+    energy = np.array(res.stimulus_energy, copy=True)
+    energy[rows] = filled.stimulus_energy
+    return res.with_stimuli(activity, energy)
