@@ -281,9 +281,10 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
         except CortexError as exc:
             raise ValueError(f"fill_in={self.fill_in}: {exc}; pass fill_in=0") from None
         X = X.reshape(len(X), -1)
-        self.fill_in_threshold_ = calibrate(self._settle_test, self._top_down, X, self.fill_in_quantile)
+        clean = self._settle_test(X)       # one settle of the training images calibrates both
+        self.fill_in_threshold_ = calibrate(self._settle_test, self._top_down, X, self.fill_in_quantile, settled=clean)
         self.fill_in_gate_threshold_ = None if self.fill_in_gate is None else calibrate_gate(
-            self._settle_test, self._top_down, X, self.fill_in_gate, self.fill_in_gate_window)
+            self._settle_test, self._top_down, X, self.fill_in_gate, self.fill_in_gate_window, settled=clean)
 
     def _settle_test(self, X):
         """Every row of ``X`` settled at the prediction's steps: what filling in settles with."""

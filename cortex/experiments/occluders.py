@@ -56,16 +56,19 @@ class TopDown:
         return patches.max(axis=1) / (residual.reshape(len(X), -1).mean(axis=1) + 1e-6)
 
 
-def calibrate(settle, top_down: TopDown, X_clean: np.ndarray, quantile: float) -> float:
+def calibrate(settle, top_down: TopDown, X_clean: np.ndarray, quantile: float, *, settled=None) -> float:
     """The ``quantile`` of the pooled residuals over the pixels of clean images ``X_clean`` (the training images):
-    the threshold above which a pixel is filled in."""
-    return float(np.quantile(top_down.predict(settle(X_clean), X_clean)[1], quantile))
+    the threshold above which a pixel is filled in. ``settled``: ``settle(X_clean)``, when the caller has it."""
+    res = settle(X_clean) if settled is None else settled
+    return float(np.quantile(top_down.predict(res, X_clean)[1], quantile))
 
 
-def calibrate_gate(settle, top_down: TopDown, X_clean: np.ndarray, quantile: float, window: int = 4) -> float:
+def calibrate_gate(settle, top_down: TopDown, X_clean: np.ndarray, quantile: float, window: int = 4, *,
+                   settled=None) -> float:
     """The ``quantile`` of :meth:`TopDown.concentration` over clean images ``X_clean`` (the training images): the
-    ``gate`` of :func:`fill_in`, above which an image is filled in at all."""
-    return float(np.quantile(top_down.concentration(settle(X_clean), X_clean, window), quantile))
+    ``gate`` of :func:`fill_in`, above which an image is filled in at all. ``settled`` as for :func:`calibrate`."""
+    res = settle(X_clean) if settled is None else settled
+    return float(np.quantile(top_down.concentration(res, X_clean, window), quantile))
 
 
 def fill_in(settle, top_down: TopDown, X: np.ndarray, *, threshold: float, rounds: int, candidates: int = 1,

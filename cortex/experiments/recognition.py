@@ -179,9 +179,10 @@ class Recognition(DigitExperiment):
                                    pool=p.fill_in_pool)
             except StimulusError as exc:
                 raise StimulusError(f"experiment.fill_in: {exc}; set it to 0") from None
-            threshold = calibrate(settle, top_down, seen, p.fill_in_quantile)
+            clean = settle(seen)       # one settle of the seen images calibrates both
+            threshold = calibrate(settle, top_down, seen, p.fill_in_quantile, settled=clean)
             gate = None if p.fill_in_gate is None else calibrate_gate(settle, top_down, seen, p.fill_in_gate,
-                                                                      p.fill_in_gate_window)
+                                                                      p.fill_in_gate_window, settled=clean)
 
         def read(X, y):
             once = settle(X)
