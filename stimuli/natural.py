@@ -2,8 +2,12 @@
 
 Natural images have a power spectrum that falls as ``1/f^2``; sparse coding on them raw learns mostly low
 frequencies. Following Olshausen & Field (1996/1997), each image is first *whitened* with the filter
-``R(f) = f exp(-(f / f0)^4)`` (``f0`` = 0.4 cycles per pixel, 0.8 of Nyquist), which flattens the spectrum and rolls off the corners where the pixel grid aliases. Patches are then cut at
-random places, each patch's mean is removed, and the whole set is scaled to unit variance per pixel.
+``R(f) = f exp(-(f / f0)^4)`` (``f0`` = 0.4 cycles per pixel, 0.8 of Nyquist), which flattens the spectrum and rolls off the corners where the pixel grid aliases. That filter assumes a
+``1/f^2`` spectrum; the shipped photographs fall as ``f^-1.5`` (grass) to ``f^-2.9`` (astronaut), so most stay
+red after it and their low frequencies teach blob-like fields. ``whitening="measured"`` divides each image by its
+own radially averaged amplitude spectrum instead (then the same roll-off), which flattens every image (docs/vision.md).
+Patches are then cut at random places, each patch's mean is removed, and the whole set is scaled to unit
+variance per pixel.
 
 Only images that are files inside the scikit-image wheel are used (:data:`IMAGES`); scikit-image fetches others
 with pooch from the network, which a run must never need. Plain NumPy; all randomness from the Generator passed in.
@@ -23,13 +27,17 @@ from cortex.errors import StimulusError
 
 from . import checks
 
-__all__ = ["IMAGES", "natural_image", "whiten", "natural_patches", "whitened_images", "bar_canvas"]
+__all__ = ["IMAGES", "WHITENINGS", "natural_image", "whiten", "natural_patches", "whitened_images", "bar_canvas"]
 
 #: Photographs of natural scenes that are files inside the scikit-image wheel (they load without a network).
 IMAGES = ("camera", "astronaut", "coffee", "chelsea", "rocket", "grass", "gravel", "moon")
 
 #: The whitening filter's cut-off, in cycles per pixel (Olshausen & Field use 200 cycles/picture on 512 px).
 CUTOFF = 0.4
+
+#: How an image's spectrum is flattened: by ``f`` (Olshausen & Field's filter, for a ``1/f^2`` spectrum) or by the
+#: image's own measured radial amplitude spectrum.
+WHITENINGS = ("1/f", "measured")
 
 
 def natural_image(name: str) -> np.ndarray:
@@ -51,8 +59,9 @@ def _load(name: str) -> np.ndarray:
     return img
 
 
-def whiten(image: np.ndarray, cutoff: float = CUTOFF) -> np.ndarray:
-    """``image`` filtered by ``R(f) = f exp(-(f/cutoff)^4)`` in the Fourier domain (f in cycles per pixel)."""
+def whiten(image: np.ndarray, cutoff: float = CUTOFF, whitening: str = "1/f") -> np.ndarray:
+    """``image`` filtered by ``R(f) = g(f) exp(-(f/cutoff)^4)`` in the Fourier domain (f in cycles per pixel), with
+    ``g(f) = f`` (``"1/f"``) or one over the image's own radially averaged amplitude at f (``"measured"``)."""
     img = np.asarray(image, dtype=np.float64)
     if img.ndim != 2:
         raise StimulusError(f"image must be 2-D (height, width), got shape {img.shape}")
@@ -60,35 +69,57 @@ def whiten(image: np.ndarray, cutoff: float = CUTOFF) -> np.ndarray:
     fy = np.fft.fftfreq(img.shape[0])[:, None]
     fx = np.fft.fftfreq(img.shape[1])[None, :]
     f = np.sqrt(fx * fx + fy * fy)
-    return np.real(np.fft.ifft2(np.fft.fft2(img - img.mean()) * f * np.exp(-(f / cutoff) ** 4)))
+    spectrum = np.fft.fft2(img - img.mean())
+    gain = {"1/f": lambda: f, "measured": lambda: 1.0 / _radial_amplitude(spectrum, f)}
+    if whitening not in gain:
+        raise StimulusError(f"whitening must be one of {', '.join(WHITENINGS)}, got {whitening!r}")
+    return np.real(np.fft.ifft2(spectrum * gain[whitening]() * np.exp(-(f / cutoff) ** 4)))
+
+
+def _radial_amplitude(spectrum: np.ndarray, f: np.ndarray, bins: int = 40) -> np.ndarray:
+    """The root of the mean power over rings of log-spaced frequency, interpolated in log-log to every f (DC: the
+    lowest ring's), so the filter follows the image's own fall-off rather than an assumed power law."""
+    low = f[f > 0].min()
+    edges = np.geomspace(low, f.max() * (1 + 1e-9), bins + 1)
+    ring = np.clip(np.digitize(np.maximum(f, low), edges) - 1, 0, bins - 1)
+    count = np.bincount(ring.ravel(), minlength=bins)
+    power = np.bincount(ring.ravel(), (np.abs(spectrum) ** 2).ravel(), minlength=bins)
+    full = (count > 0) & (power > 0)
+    centres = np.log(np.sqrt(edges[1:] * edges[:-1]))[full]
+    log_power = np.interp(np.log(np.maximum(f, low)), centres, np.log(power[full] / count[full]))
+    return np.exp(log_power / 2)
 
 
 @lru_cache(maxsize=None)
-def _whitened(names: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+def _whitened(names: tuple[str, ...], whitening: str) -> tuple[np.ndarray, ...]:
     out = []
     for n in names:
-        w = whiten(_load(n))
+        w = whiten(_load(n), whitening=whitening)
         w = w / w.std()
         w.setflags(write=False)
         out.append(w)
     return tuple(out)
 
 
-def whitened_images(names=IMAGES) -> tuple[np.ndarray, ...]:
-    """The named photographs, whitened and each scaled to unit standard deviation (cached, read-only)."""
-    return _whitened(checks.names(names, IMAGES, "natural images", minimum=1))
+def whitened_images(names=IMAGES, whitening: str = "1/f") -> tuple[np.ndarray, ...]:
+    """The named photographs, whitened (:func:`whiten`) and each scaled to unit standard deviation (cached,
+    read-only)."""
+    if whitening not in WHITENINGS:
+        raise StimulusError(f"whitening must be one of {', '.join(WHITENINGS)}, got {whitening!r}")
+    return _whitened(checks.names(names, IMAGES, "natural images", minimum=1), whitening)
 
 
-def natural_patches(n: int, size, rng: np.random.Generator, images=IMAGES, scale: float | None = None) -> np.ndarray:
+def natural_patches(n: int, size, rng: np.random.Generator, images=IMAGES, scale: float | None = None,
+                    whitening: str = "1/f") -> np.ndarray:
     """(n, h * w) float32 whitened patches of ``size`` (an int, or (h, w)), cut at random places of random images.
 
     Each patch's own mean is removed; the set is then divided by ``scale`` (default: its own standard deviation,
-    so pixels have unit variance).
+    so pixels have unit variance). ``whitening`` as for :func:`whiten`.
     """
     n = checks.integer(n, "n", 1)
     h, w = (checks.integer(size, "size", 2),) * 2 if not isinstance(size, (tuple, list)) else checks.image_shape(size)
     rng = checks.rng(rng)
-    imgs = whitened_images(images)
+    imgs = whitened_images(images, whitening)
     which = rng.integers(len(imgs), size=n)
     out = np.empty((n, h, w), np.float64)
     for k, img in enumerate(imgs):

@@ -29,6 +29,7 @@ class Params(Strict):
     stimulus: str = "retina"
     region: str = "V1"
     images: list[str] | None = None
+    whitening: Literal["measured", "1/f"] = "measured"   # each image's own spectrum flattened (docs/vision.md)
     train_patches: int = Field(150000, ge=1)
     batch_size: int = Field(250, ge=1)
     train_steps: int | None = Field(None, ge=1)
@@ -62,9 +63,10 @@ class V1Natural(Experiment):
     def data(self) -> dict:
         from cortex.stimuli.natural import IMAGES, natural_patches
 
-        images = tuple(self.p.images or IMAGES)
-        return {"train": natural_patches(self.p.train_patches, self.shape, self.rng(1), images),
-                "test": natural_patches(self.p.test_patches, self.shape, self.rng(2), images), "images": images}
+        p, images = self.p, tuple(self.p.images or IMAGES)
+        return {"train": natural_patches(p.train_patches, self.shape, self.rng(1), images, whitening=p.whitening),
+                "test": natural_patches(p.test_patches, self.shape, self.rng(2), images, whitening=p.whitening),
+                "images": images}
 
     def train(self, data: dict) -> dict:
         from cortex.model import Model
@@ -115,6 +117,7 @@ class V1Natural(Experiment):
                "random_fields": {k: v for k, v in field_summary(
                    self.rng(5).normal(size=W.shape), shape, p.band_deg).items() if not k.startswith("_")},
                "images": list(data["images"]), "patch_shape": list(shape), "band_deg": p.band_deg,
+               "whitening": p.whitening,
                "train_energy_first_last": [trained["curve"][0], trained["curve"][-1]],
                "_fields": W, "_shares": {"model": ours}}
         if "baseline" in trained:

@@ -43,6 +43,21 @@ def test_whitening_flattens_the_spectrum():
     assert raw < 0.01 and white > 0.1 and white > 50 * raw, (raw, white)   # 1/f^2 raw; ~100x flatter whitened
 
 
+def test_measured_whitening_flattens_every_image_the_1_over_f_filter_leaves_tilted():
+    def band_ratio(x):   # mid-high over low frequencies; 0.88 is the roll-off's own at 0.2 cycles per pixel
+        P = np.abs(np.fft.fft2(x - x.mean())) ** 2
+        f = np.hypot(*np.meshgrid(np.fft.fftfreq(x.shape[0]), np.fft.fftfreq(x.shape[1]), indexing="ij"))
+        return P[(f > 0.15) & (f < 0.25)].mean() / P[(f > 0.01) & (f < 0.03)].mean()
+
+    fixed = {n: band_ratio(whiten(natural_image(n))) for n in IMAGES}
+    measured = {n: band_ratio(whiten(natural_image(n), whitening="measured")) for n in IMAGES}
+    assert min(fixed.values()) < 0.2 and max(fixed.values()) > 2.0, fixed       # astronaut, moon red; grass blue
+    assert all(0.7 < r < 1.0 for r in measured.values()), measured                # 0.83-0.89 measured
+    a = natural_patches(300, 8, np.random.default_rng(3), whitening="measured")
+    b = natural_patches(300, 8, np.random.default_rng(3))
+    assert a.shape == b.shape and a.std() == pytest.approx(1.0, abs=1e-4) and not np.allclose(a, b)
+
+
 def test_bad_arguments_name_themselves():
     with pytest.raises(StimulusError, match="known"):
         natural_image("eagle")                       # in scikit-image, but only by download
@@ -54,6 +69,10 @@ def test_bad_arguments_name_themselves():
         natural_patches(5, 8, np.random.default_rng(0), images=["camera", "nope"])
     with pytest.raises(StimulusError, match="2-D"):
         whiten(np.zeros(5))
+    with pytest.raises(StimulusError, match="whitening must be one of 1/f, measured"):
+        whiten(np.zeros((4, 4)), whitening="zca")
+    with pytest.raises(StimulusError, match="whitening must be"):
+        natural_patches(5, 8, np.random.default_rng(0), whitening="flat")
 
 
 def test_bar_canvas_draws_the_bar_it_is_asked_for():
