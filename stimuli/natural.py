@@ -4,8 +4,9 @@ Natural images have a power spectrum that falls as ``1/f^2``; sparse coding on t
 frequencies. Following Olshausen & Field (1996/1997), each image is first *whitened* with the filter
 ``R(f) = f exp(-(f / f0)^4)`` (``f0`` = 0.4 cycles per pixel, 0.8 of Nyquist), which flattens the spectrum and rolls off the corners where the pixel grid aliases. That filter assumes a
 ``1/f^2`` spectrum; the shipped photographs fall as ``f^-1.5`` (grass) to ``f^-2.9`` (astronaut), so most stay
-red after it and their low frequencies teach blob-like fields. ``whitening="measured"`` divides each image by its
-own radially averaged amplitude spectrum instead (then the same roll-off), which flattens every image (docs/vision.md).
+red after it and their low frequencies teach blob-like fields. ``whitening="measured"`` (the default) divides each
+image by its own radially averaged amplitude spectrum instead (then the same roll-off), which flattens every image;
+``"1/f"`` is Olshausen & Field's filter (docs/vision.md).
 Patches are then cut at random places, each patch's mean is removed, and the whole set is scaled to unit
 variance per pixel.
 
@@ -59,7 +60,7 @@ def _load(name: str) -> np.ndarray:
     return img
 
 
-def whiten(image: np.ndarray, cutoff: float = CUTOFF, whitening: str = "1/f") -> np.ndarray:
+def whiten(image: np.ndarray, cutoff: float = CUTOFF, whitening: str = "measured") -> np.ndarray:
     """``image`` filtered by ``R(f) = g(f) exp(-(f/cutoff)^4)`` in the Fourier domain (f in cycles per pixel), with
     ``g(f) = f`` (``"1/f"``) or one over the image's own radially averaged amplitude at f (``"measured"``)."""
     img = np.asarray(image, dtype=np.float64)
@@ -101,7 +102,7 @@ def _whitened(names: tuple[str, ...], whitening: str) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def whitened_images(names=IMAGES, whitening: str = "1/f") -> tuple[np.ndarray, ...]:
+def whitened_images(names=IMAGES, whitening: str = "measured") -> tuple[np.ndarray, ...]:
     """The named photographs, whitened (:func:`whiten`) and each scaled to unit standard deviation (cached,
     read-only)."""
     if whitening not in WHITENINGS:
@@ -110,7 +111,7 @@ def whitened_images(names=IMAGES, whitening: str = "1/f") -> tuple[np.ndarray, .
 
 
 def natural_patches(n: int, size, rng: np.random.Generator, images=IMAGES, scale: float | None = None,
-                    whitening: str = "1/f") -> np.ndarray:
+                    whitening: str = "measured") -> np.ndarray:
     """(n, h * w) float32 whitened patches of ``size`` (an int, or (h, w)), cut at random places of random images.
 
     Each patch's own mean is removed; the set is then divided by ``scale`` (default: its own standard deviation,

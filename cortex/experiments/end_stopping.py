@@ -33,6 +33,7 @@ class Params(Strict):
     modules: list[str] = Field(["V1_0", "V1_1", "V1_2"], min_length=3)
     top: str = "V2"
     train_patches: int = Field(60000, ge=1)
+    whitening: Literal["measured", "1/f"] = "measured"   # as v1_natural's (docs/vision.md)
     batch_size: int = Field(250, ge=1)
     test_steps: int = Field(300, ge=1)
     bars: Literal["input", "whitened_image"] = "input"
@@ -98,7 +99,8 @@ class EndStopping(Experiment):
     def data(self) -> dict:
         from cortex.stimuli.natural import natural_patches
 
-        return {"train": natural_patches(self.p.train_patches, (self.side, self.width), self.rng(1)),
+        return {"train": natural_patches(self.p.train_patches, (self.side, self.width), self.rng(1),
+                                         whitening=self.p.whitening),
                 "bars": self.bars()}
 
     def bars(self) -> dict:
@@ -106,8 +108,9 @@ class EndStopping(Experiment):
 
         ``bars: input`` (default) draws them in the model's input space, the whitened domain, so what falls inside
         the classical field is exactly the same for every bar that covers it; ``whitened_image`` draws them as an
-        image, whitens it like the training images and removes each canvas's mean (the first protocol: the
-        whitening filter's surround and the mean then change the input inside the field as the bar grows beyond it).
+        image, whitens it with the ``1/f`` filter (a bar has no photograph's spectrum to measure) and removes each
+        canvas's mean (the first protocol: the whitening filter's surround and the mean then change the input inside
+        the field as the bar grows beyond it).
         Either way the longest bars are scaled to the training patches' unit pixel variance.
         """
         from cortex.stimuli.natural import bar_canvas, whiten
@@ -125,7 +128,7 @@ class EndStopping(Experiment):
                         continue
                     big = bar_canvas((s + 2 * pad, w + 2 * pad), pad + row, int(pad + centre - L / 2),
                                      int(pad + centre + L / 2), pol, self.p.bar_width)
-                    imgs.append(whiten(big)[pad:pad + s, pad:pad + w])
+                    imgs.append(whiten(big, whitening="1/f")[pad:pad + s, pad:pad + w])
         X = np.stack(imgs).reshape(-1, len(lengths), s * w)
         if self.p.bars == "whitened_image":
             X -= X.mean(axis=2, keepdims=True)
@@ -197,7 +200,8 @@ class EndStopping(Experiment):
             "end_stopping_index": {k: index(C, responds) for k, C in curve.items()},
             "end_stopping_index_units_peaking_anywhere": {k: index(C, peaked) for k, C in curve.items()},
             "responding_units": int(responds.sum()), "units": int(n),
-            "bars": p.bars, "lengths": Ls.tolist(), "rf_length": int(self.side), "canvas": [self.side, self.width],
+            "bars": p.bars, "whitening": p.whitening, "lengths": Ls.tolist(), "rf_length": int(self.side),
+            "canvas": [self.side, self.width],
             "mean_tuning": {k: (C[responds] / np.maximum(C[responds].max(axis=1, keepdims=True), 1e-12)).mean(axis=0).tolist()
                             for k, C in curve.items()},
             "train_energy_first_last": [trained["curve"][0], trained["curve"][-1]],

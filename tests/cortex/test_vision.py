@@ -160,5 +160,5 @@ def test_v1_natural_oriented_bar(v1_full):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_end_stopping_bars(tmp_path, seed):
     e = run("end_stopping", tmp_path, seed=seed)["end_stopping_index"]
-    assert e["feedback"] >= 0.3, e
-    assert e["no_feedback"] <= 0.1, e
+    assert e["feedback"] >= 0.3, e          # 0.314 / 0.389 / 0.375
+    assert e["no_feedback"] <= 0.1, e       # 0.011 / 0.035 / 0.023
