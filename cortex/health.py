@@ -6,7 +6,10 @@ from each region's energy divided by the width of its input, so that a wide sens
 ``relative_spread`` (spread over the mean absolute activity), ``active_fraction`` (the share of hypotheses
 whose mean activity reaches 1% of the most active one's) and ``weight_norms`` (the Frobenius norm of each
 learned array), ``hypotheses``, ``winner_share`` (the share of the batch its most frequent winner takes),
-``reads`` (the regions it reads) and, for a kind that reports them,
+``exclusive`` (whether its hypotheses exclude each other, so that its most frequent winner is what it reads a
+stimulus as: a softmax region, or a kind without a cooperative code; in a lateral region several hypotheses
+explain a stimulus together and one may be the largest for every stimulus in a healthy code), ``reads`` (the
+regions it reads) and, for a kind that reports them,
 ``precisions`` (each input connection's precision, learned or as written). :func:`health_warnings` names each
 region that looks dead, with the likeliest cause and the knob to turn.
 """
@@ -42,6 +45,7 @@ def region_health(model, result) -> dict:
                              for k, w in model.regions[n].weights.items() if k not in ("L", "active", "noise_var")},
             "hypotheses": int(a.shape[1]),
             "winner_share": float(np.bincount(np.argmax(a, axis=1), minlength=a.shape[1]).max() / max(len(a), 1)),
+            "exclusive": bool(getattr(model.regions[n], "softmax", True)),
             "reads": list(dict.fromkeys(l.source for l in compiled[n].in_links if l.source in result.activity)),
         }
         if hasattr(model.regions[n], "link_precisions"):
@@ -63,11 +67,13 @@ def share_ratio(health: dict, key: str = "energy_share_per_column") -> float:
 
 def health_warnings(health: dict, clamped: tuple = ()) -> list[str]:
     """One line per region that looks dead, naming it, the likeliest cause and the knob to turn (``clamped``:
-    regions a teacher held). Dead: its activity is constant across the batch, or one hypothesis wins nearly all of
-    it (a read-out that reads every stimulus as the same class, while its activity still varies)."""
+    regions a teacher held). Dead: its activity is constant across the batch, or, in a region whose hypotheses
+    exclude each other, one hypothesis wins nearly all of it (a read-out that reads every stimulus as the same
+    class, while its activity still varies)."""
     lines, alone = [], len(health) == 1      # a lone region holds all the energy: no share to warn about
     flat = {n for n, h in health.items() if h["relative_spread"] < CONSTANT}
-    one_winner = {n for n, h in health.items() if h.get("hypotheses", 0) > 1 and h.get("winner_share", 0) >= WINNER}
+    one_winner = {n for n, h in health.items() if h.get("hypotheses", 0) > 1 and h.get("exclusive", True)
+                  and h.get("winner_share", 0) >= WINNER}
     dead = flat | one_winner
     for n, h in health.items():
         if n in clamped:

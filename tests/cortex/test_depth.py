@@ -86,6 +86,10 @@ def test_health_of_a_settled_batch_and_its_warnings():
     lines = health_warnings(dead)
     assert any("'V2'" in w and "constant" in w and "precision" in w for w in lines)   # V2 active: the precision knob
     assert any("'V2'" in w and "0.0001 of the energy" in w for w in lines)
+    assert not h["V2"]["exclusive"] and h["IT"]["exclusive"]
+    one = {**h, "V2": {**h["V2"], "winner_share": 1.0}, "IT": {**h["IT"], "winner_share": 1.0}}
+    lines = health_warnings(one)      # a lateral level's largest unit may lead for every stimulus in a healthy code
+    assert not any(w.startswith("region 'V2'") for w in lines) and any("'IT'" in w and "wins 1.000" in w for w in lines)
 
 
 def test_a_collapsed_mixture_is_named_and_the_region_reading_it_points_at_it(tmp_path):
