@@ -49,6 +49,7 @@ def choose(executor: str, workers: int, address: str | None, gpus_per_trial: flo
     """``auto``: Ray for a cluster (``address``) or for trials that reserve GPUs, else the local process pool; one
     worker runs here. On one machine the pool is the faster choice: a local Ray instance costs seconds to start and
     stop, and its daemons share the cores with the trials (docs/sweeps.md); ``ray`` starts one all the same."""
+    asked = executor
     if executor == "auto":
         if address is not None or gpus_per_trial > 0:
             executor = "ray"
@@ -57,7 +58,7 @@ def choose(executor: str, workers: int, address: str | None, gpus_per_trial: flo
         else:
             executor = "pool"
     if executor == "ray" and not ray_available():
-        implied = " (implied by --address)" if address else " (implied by --gpus-per-trial)" if gpus_per_trial else ""
+        implied = "" if asked == "ray" else " (implied by --address)" if address else " (implied by --gpus-per-trial)"
         raise SweepError(f"--executor ray{implied}: Ray is not installed; "
                          f"install it with {INSTALL_RAY}, or use --executor pool for a local process pool")
     if address is not None and executor != "ray":

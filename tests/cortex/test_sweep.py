@@ -140,6 +140,8 @@ def test_without_ray_the_trials_run_in_a_process_pool(tmp_path, monkeypatch):
         choose("ray", 2, None)
     with pytest.raises(SweepError, match=r"--executor ray \(implied by --gpus-per-trial\): Ray is not installed"):
         choose("auto", 2, None, gpus_per_trial=1)
+    with pytest.raises(SweepError, match=r"--executor ray: Ray is not installed"):       # asked for, not implied
+        choose("ray", 2, None, gpus_per_trial=1)
     assert choose("auto", 2, None) == "pool" and choose("auto", 1, None) == "serial"
     with pytest.raises(SweepError, match=r"--gpus-per-trial 1: only Ray places trials on GPUs"):
         choose("pool", 2, None, gpus_per_trial=1)
