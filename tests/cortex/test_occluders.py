@@ -105,6 +105,16 @@ def test_more_candidates_than_hypotheses_is_a_located_error():
         spec_from_dict(data)
 
 
+def test_filling_in_keys_without_fill_in_are_a_located_error_and_fill_in_0_keeps_them_quietly():
+    data = yaml.safe_load(cortex.graph_path("digits_deep").read_text())
+    del data["experiment"]["fill_in"]
+    with pytest.raises(cortex.SpecError, match=r"fill_in_candidates: has no effect while fill_in is 0") as err:
+        spec_from_dict(data)
+    assert "fill_in_gate" in str(err.value) and "fill_in_quantile" in str(err.value)   # every such key is named
+    data["experiment"]["fill_in"] = 0                       # written out: the one-settle ablation of the same file
+    assert spec_from_dict(data).experiment.fill_in == 0
+
+
 def test_the_filled_pixels_lie_on_the_occluder(runs):
     """A white 4x4 block pasted on 200 clean digits: most filled pixels are the block's."""
     out, filled, _ = runs
