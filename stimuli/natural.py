@@ -1,12 +1,12 @@
 """Whitened patches of natural images, from the photographs that ship inside scikit-image (no download).
 
 Natural images have a power spectrum that falls as ``1/f^2``; sparse coding on them raw learns mostly low
-frequencies. Following Olshausen & Field (1996/1997), each image is first *whitened* with the filter
-``R(f) = f exp(-(f / f0)^4)`` (``f0`` = 0.4 cycles per pixel, 0.8 of Nyquist), which flattens the spectrum and rolls off the corners where the pixel grid aliases. That filter assumes a
-``1/f^2`` spectrum; the shipped photographs fall as ``f^-1.5`` (grass) to ``f^-2.9`` (astronaut), so most stay
-red after it and their low frequencies teach blob-like fields. ``whitening="measured"`` (the default) divides each
-image by its own radially averaged amplitude spectrum instead (then the same roll-off), which flattens every image;
-``"1/f"`` is Olshausen & Field's filter (docs/vision.md).
+frequencies. Following Olshausen & Field (1996/1997), each image is first *whitened*: its spectrum is flattened,
+then rolled off by ``exp(-(f / f0)^4)`` (``f0`` = 0.4 cycles per pixel, 0.8 of Nyquist) towards the corners where
+the pixel grid aliases. Their filter flattens by ``f``, which assumes a ``1/f^2`` spectrum; the shipped
+photographs fall as ``f^-1.5`` (grass) to ``f^-2.9`` (astronaut), so most stay red after it and their low
+frequencies teach blob-like fields. ``whitening="measured"`` (the default) divides each image by its own radially
+averaged amplitude spectrum instead, which flattens every image; ``"1/f"`` is their filter (docs/vision.md).
 Patches are then cut at random places, each patch's mean is removed, and the whole set is scaled to unit
 variance per pixel.
 
@@ -71,10 +71,14 @@ def whiten(image: np.ndarray, cutoff: float = CUTOFF, whitening: str = "measured
     fx = np.fft.fftfreq(img.shape[1])[None, :]
     f = np.sqrt(fx * fx + fy * fy)
     spectrum = np.fft.fft2(img - img.mean())
-    gain = {"1/f": lambda: f, "measured": lambda: 1.0 / _radial_amplitude(spectrum, f)}
-    if whitening not in gain:
-        raise StimulusError(f"whitening must be one of {', '.join(WHITENINGS)}, got {whitening!r}")
-    return np.real(np.fft.ifft2(spectrum * gain[whitening]() * np.exp(-(f / cutoff) ** 4)))
+    gain = f if _whitening(whitening) == "1/f" else 1.0 / _radial_amplitude(spectrum, f)
+    return np.real(np.fft.ifft2(spectrum * gain * np.exp(-(f / cutoff) ** 4)))
+
+
+def _whitening(name: str) -> str:
+    if name not in WHITENINGS:
+        raise StimulusError(f"whitening must be one of {', '.join(WHITENINGS)}, got {name!r}")
+    return name
 
 
 def _radial_amplitude(spectrum: np.ndarray, f: np.ndarray, bins: int = 40) -> np.ndarray:
@@ -105,9 +109,7 @@ def _whitened(names: tuple[str, ...], whitening: str) -> tuple[np.ndarray, ...]:
 def whitened_images(names=IMAGES, whitening: str = "measured") -> tuple[np.ndarray, ...]:
     """The named photographs, whitened (:func:`whiten`) and each scaled to unit standard deviation (cached,
     read-only)."""
-    if whitening not in WHITENINGS:
-        raise StimulusError(f"whitening must be one of {', '.join(WHITENINGS)}, got {whitening!r}")
-    return _whitened(checks.names(names, IMAGES, "natural images", minimum=1), whitening)
+    return _whitened(checks.names(names, IMAGES, "natural images", minimum=1), _whitening(whitening))
 
 
 def natural_patches(n: int, size, rng: np.random.Generator, images=IMAGES, scale: float | None = None,
