@@ -20,6 +20,7 @@ import numpy as np
 CONSTANT = 0.1           # relative spread under which the activity counts as constant across the batch
 WINNER = 0.9             # share of the batch one hypothesis may win before the region counts as reading it as one
 SHARE_LOW, SHARE_HIGH = 1e-3, 0.99
+BOOKKEEPING = ("L", "active", "noise_var", "seeded")   # arrays in a region's weights that are not learned fields
 
 
 def region_health(model, result) -> dict:
@@ -42,7 +43,7 @@ def region_health(model, result) -> dict:
             "relative_spread": spread / max(float(np.mean(mean)), 1e-12),
             "active_fraction": float(np.mean(mean >= 0.01 * max(float(mean.max()), 1e-12))),
             "weight_norms": {k: float(np.sqrt(np.sum(b.to_numpy(w).astype(np.float64) ** 2)))
-                             for k, w in model.regions[n].weights.items() if k not in ("L", "active", "noise_var")},
+                             for k, w in model.regions[n].weights.items() if k not in BOOKKEEPING},
             "hypotheses": int(a.shape[1]),
             "winner_share": float(np.bincount(np.argmax(a, axis=1), minlength=a.shape[1]).max() / max(len(a), 1)),
             "exclusive": bool(getattr(model.regions[n], "softmax", True)),
@@ -105,9 +106,10 @@ def _why_dead(name: str, h: dict, dead: set) -> str:
     n = h.get("hypotheses", 0)
     if n > 1 and round(h["active_fraction"] * n) <= 1:
         return (f"one of its {n} hypotheses takes every stimulus and the others stay silent: its code collapsed "
-                "onto one hypothesis (a softmax region learning without a teacher can; on the digits temperatures "
-                "of 1-30 did not save it, docs/depth.md); the knob is competition: lateral for a level below the "
-                "read-out, or a teacher")
+                "onto one hypothesis (a softmax region learning without a teacher from random means does; on the "
+                "digits temperatures of 1-30 did not save it, docs/depth.md); the knob is init: data (its "
+                "hypotheses start from its first stimuli), competition: lateral for a level below the read-out, "
+                "or a teacher")
     return ("it ignores the stimulus: the knob is the precision of the levels below the read-out relative to the "
             "read-out's (leave them at precision: auto), or learn them first without labels (experiment.schedule: "
             "layerwise)")

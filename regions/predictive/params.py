@@ -66,6 +66,7 @@ class Params(RegionParams):
     first_guess: bool = True
     normalize: bool = True
     init_scale: float = Field(0.1, gt=0, le=10)   # std of the first weights (docs/robustness.md)
+    init: Literal["random", "data"] = "random"   # data: the hypotheses start from the first stimuli (seeding.py)
     recruit: Recruit | None = None
     learn_precision: LearnedPrecision | None = None     # true: the default settings; false, null: off
 
@@ -98,6 +99,9 @@ class Params(RegionParams):
         if self.learn_precision is not None and self.recruit is not None:
             raise ValueError("learn_precision and recruit cannot be combined: recruit's novelty threshold is an "
                              "energy, which a learned precision rescales as it learns")
+        if self.init == "data" and self.recruit is not None:
+            raise ValueError("init: data and recruit cannot be combined: a recruiting region already starts each new "
+                             "hypothesis from a stimulus")
         if self.inhibition and self.competition != "lateral":
             raise ValueError(f"inhibition applies to competition: lateral, not {self.competition!r}")
         return self
@@ -110,7 +114,7 @@ KNOWN_FIELDS = frozenset({
     "kind", "hypotheses", "inputs", "teacher", "competition", "factors", "precision", "context_precision",
     "sparsity", "inhibition", "inhibition_lr", "temperature", "error", "error_scale", "lr", "lr_context",
     "lr_recognition", "bounded_lr", "adaptation", "noise", "noise_tau", "first_guess", "normalize", "init_scale",
-    "recruit", "learn_precision"})
+    "init", "recruit", "learn_precision"})
 
 
 def fast_path_knows(params) -> bool:

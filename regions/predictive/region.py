@@ -39,7 +39,7 @@ from cortex.units import frames_per
 from . import kernels as K
 from .context_fit import fit_context
 from .params import Params, State
-from . import learning
+from . import learning, seeding
 from . import precision as learned_precision
 from . import recruit as R
 from .recruit import Growth, capacity_for
@@ -83,6 +83,7 @@ class Predictive(RegionKind):
         self._scratch: dict = {}
         self._fatigue_frames = self._noise_frames = None   # clocked time constants in frames (``set_frame``)
         self.link_sizes = learned_precision.setup(self, inputs)    # _pi, pi, pi_max: every column's precision
+        seeding.setup(self)                                         # init: data, the count of seeded hypotheses
         self.growth = Growth(self, params.hypotheses) if params.recruit is not None else None
 
     # ----- what the engine asks (cortex.region.RegionKind) -----------------------------------------
