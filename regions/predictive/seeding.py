@@ -3,7 +3,7 @@
 Why: a softmax region learning without a teacher from random means near zero collapses. Every hypothesis explains
 the first stimuli about equally badly, the one that gains a little moves towards the data's mean, explains more
 of every stimulus and takes the next batch too, until one or two hypotheses hold everything (on the digits, 10
-hypotheses: 2 in use, cluster purity 0.20 at seeds 0-2; docs/learning.md). Started on distinct stimuli, as k-means
+hypotheses: 2 in use, cluster purity 0.10-0.20 at seeds 0-2; docs/learning.md). Started on distinct stimuli, as k-means
 and mixture models start, each hypothesis holds its own part of the input from the first update. A lateral region's
 fields start the same way, as unit rows.
 

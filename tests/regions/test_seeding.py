@@ -43,9 +43,9 @@ def cluster(digits, init, seed, epochs=3):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_mixture_learned_without_a_teacher_collapses_from_random_means_and_not_from_the_data(digits, seed):
     used, purity, nmi = cluster(digits, "random", seed)
-    assert used <= 3 and purity < 0.3, (used, purity)                 # 2 in use, purity 0.20 at seeds 0-2
+    assert used <= 3 and purity < 0.3, (used, purity)                 # 2 or 3 in use, purity 0.10-0.20
     used, purity, nmi = cluster(digits, "data", seed)
-    assert used == 10 and purity > 0.55 and nmi > 0.5, (used, purity, nmi)   # 0.62-0.71 (k-means 0.74-0.80)
+    assert used == 10 and purity > 0.55 and nmi > 0.5, (used, purity, nmi)   # 0.64-0.70, NMI 0.57-0.66
 
 
 def test_the_first_updates_copy_stimuli_into_the_hypotheses_then_learning_goes_on():
