@@ -24,7 +24,6 @@ Without factors and with a Gaussian error the softmax update ``sum_b a_bi pi (X_
 from __future__ import annotations
 
 from . import precision as learned_precision
-from . import seeding
 
 LIMIT = 1.8
 """Largest ``rate * curvature`` an update may take: every mode of the quadratic then contracts by at least
@@ -46,8 +45,6 @@ def _gram_bound(xp, A):
 
 def learn(region, state, X, Y) -> None:
     """Local updates from a settled batch: presynaptic activity times postsynaptic error (see the module)."""
-    if seeding.seed(region, X):       # init: data: the first stimuli become the hypotheses
-        return
     xp, p, w = region.xp, region.p, region.weights
     bounded = p.bounded_lr
     B = X.shape[0]

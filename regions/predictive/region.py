@@ -414,7 +414,7 @@ class Predictive(RegionKind):
     # ----- online learning -----------------------------------------------------------------------
     def learn(self, state: State, X, Y) -> None:
         """Local updates from a settled batch, each bounded by its curvature (see :mod:`.learning`)."""
-        learning.learn(self, state, X, Y)
+        seeding.seed(self, X) or learning.learn(self, state, X, Y)    # init: data: first batches seed instead
 
     def divergence_suspects(self, when: str) -> tuple[str, ...]:
         """The parameters most likely to blame when this region went non-finite (``when``: ``start``, ``settling``

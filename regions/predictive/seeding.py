@@ -14,6 +14,8 @@ of a trained model does not seed again when it goes on learning.
 """
 from __future__ import annotations
 
+from .learning import unit_rows
+
 KEY = "seeded"
 
 
@@ -35,13 +37,8 @@ def seed(region, X) -> bool:
         return False
     k = min(region.n - done, X.shape[0])
     key = "M" if region.softmax else "W"
-    rows = X[:k, ...] if region.softmax or not region.p.normalize else _unit_rows(xp, X[:k, ...])
+    rows = X[:k, ...] if region.softmax or not region.p.normalize else unit_rows(xp, X[:k, ...])
     w[key] = xp.concat([w[key][:done, ...], xp.astype(rows, w[key].dtype), w[key][done + k:, ...]], axis=0)
     w[KEY] = w[KEY] + float(k)
     region._step_cache = None
     return True
-
-
-def _unit_rows(xp, W):
-    """As ``learning.unit_rows``, which this module cannot import (learning calls :func:`seed`)."""
-    return W / xp.maximum(xp.sqrt(xp.sum(W * W, axis=1, keepdims=True)), 1e-12)
