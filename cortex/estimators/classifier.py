@@ -266,7 +266,7 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
         """With ``fill_in``: the threshold, a quantile of the pooled residuals on the clean images just learned."""
         if not self.fill_in:
             return
-        from cortex.experiments.occluders import TopDown, calibrate, calibrate_gate
+        from cortex.experiments.occluders import TopDown, calibrate
 
         sensor = tuple(self.model_.spec.inputs[self.input_].shape)
         if len(sensor) != 2:
@@ -280,11 +280,9 @@ class GraphClassifier(ClassifierMixin, GraphEstimator):
                                      image_shape=sensor, pool=self.fill_in_pool)
         except CortexError as exc:
             raise ValueError(f"fill_in={self.fill_in}: {exc}; pass fill_in=0") from None
-        X = X.reshape(len(X), -1)
-        clean = self._settle_test(X)       # one settle of the training images calibrates both
-        self.fill_in_threshold_ = calibrate(self._settle_test, self._top_down, X, self.fill_in_quantile, settled=clean)
-        self.fill_in_gate_threshold_ = None if self.fill_in_gate is None else calibrate_gate(
-            self._settle_test, self._top_down, X, self.fill_in_gate, self.fill_in_gate_window, settled=clean)
+        self.fill_in_threshold_, self.fill_in_gate_threshold_ = calibrate(
+            self._settle_test, self._top_down, X.reshape(len(X), -1), self.fill_in_quantile, self.fill_in_gate,
+            self.fill_in_gate_window)
 
     def _settle_test(self, X):
         """Every row of ``X`` settled at the prediction's steps: what filling in settles with."""

@@ -56,19 +56,15 @@ class TopDown:
         return patches.max(axis=1) / (residual.reshape(len(X), -1).mean(axis=1) + 1e-6)
 
 
-def calibrate(settle, top_down: TopDown, X_clean: np.ndarray, quantile: float, *, settled=None) -> float:
-    """The ``quantile`` of the pooled residuals over the pixels of clean images ``X_clean`` (the training images):
-    the threshold above which a pixel is filled in. ``settled``: ``settle(X_clean)``, when the caller has it."""
-    res = settle(X_clean) if settled is None else settled
-    return float(np.quantile(top_down.predict(res, X_clean)[1], quantile))
-
-
-def calibrate_gate(settle, top_down: TopDown, X_clean: np.ndarray, quantile: float, window: int = 4, *,
-                   settled=None) -> float:
-    """The ``quantile`` of :meth:`TopDown.concentration` over clean images ``X_clean`` (the training images): the
-    ``gate`` of :func:`fill_in`, above which an image is filled in at all. ``settled`` as for :func:`calibrate`."""
-    res = settle(X_clean) if settled is None else settled
-    return float(np.quantile(top_down.concentration(res, X_clean, window), quantile))
+def calibrate(settle, top_down: TopDown, X_clean: np.ndarray, quantile: float, gate: float | None = None,
+              window: int = 4) -> tuple[float, float | None]:
+    """(threshold, gate threshold) from one settle of clean images ``X_clean`` (the training images): the
+    ``quantile`` of the pooled residuals over their pixels, above which a pixel is filled in, and with ``gate`` the
+    ``gate`` quantile of their :meth:`TopDown.concentration` over ``window``, above which an image is filled in at
+    all (None without)."""
+    res = settle(X_clean)
+    threshold = float(np.quantile(top_down.predict(res, X_clean)[1], quantile))
+    return threshold, None if gate is None else float(np.quantile(top_down.concentration(res, X_clean, window), gate))
 
 
 def fill_in(settle, top_down: TopDown, X: np.ndarray, *, threshold: float, rounds: int, candidates: int = 1,
@@ -76,7 +72,7 @@ def fill_in(settle, top_down: TopDown, X: np.ndarray, *, threshold: float, round
     """Settle ``X`` (n, H*W) with ``settle(X) -> SettleResult`` (or start from its settled ``first``), then ``rounds``
     times replace the pixels whose pooled residual exceeds ``threshold`` by the read-out's prediction and settle
     again; with ``candidates`` K > 1, by each of its K most probable hypotheses' fields in turn, keeping per image
-    the completion of lowest energy (:func:`compete`). With ``gate`` (:func:`calibrate_gate`), only the images whose
+    the completion of lowest energy (:func:`compete`). With ``gate`` (from :func:`calibrate`), only the images whose
     first settle leaves a residual concentrated above it are filled in. Each round fills the image as seen, so one
     left with nothing to fill reads as its first settle, which it keeps instead of being settled again.
 

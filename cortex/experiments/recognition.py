@@ -175,17 +175,15 @@ class Recognition(DigitExperiment):
             return self._settle(model, Z)
 
         if p.fill_in:
-            from .occluders import TopDown, calibrate, calibrate_gate, fill_in
+            from .occluders import TopDown, calibrate, fill_in
 
             try:
                 top_down = TopDown(model, readout=p.readout, stimulus=p.stimulus, image_shape=d.image_shape,
                                    pool=p.fill_in_pool)
             except StimulusError as exc:
                 raise StimulusError(f"experiment.fill_in: {exc}; set it to 0") from None
-            clean = settle(seen)       # one settle of the seen images calibrates both
-            threshold = calibrate(settle, top_down, seen, p.fill_in_quantile, settled=clean)
-            gate = None if p.fill_in_gate is None else calibrate_gate(settle, top_down, seen, p.fill_in_gate,
-                                                                      p.fill_in_gate_window, settled=clean)
+            threshold, gate = calibrate(settle, top_down, seen, p.fill_in_quantile, p.fill_in_gate,
+                                        p.fill_in_gate_window)
 
         def read(X, y):
             once = settle(X)

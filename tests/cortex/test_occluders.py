@@ -11,7 +11,7 @@ import yaml
 
 import cortex
 from cortex.experiments import get_experiment_kind
-from cortex.experiments.occluders import TopDown, calibrate, calibrate_gate, fill_in
+from cortex.experiments.occluders import TopDown, calibrate, fill_in
 from cortex.experiments.recognition import Recognition
 from cortex.spec import spec_from_dict
 from cortex.stimuli.digits import add_noise
@@ -130,13 +130,12 @@ def test_the_filled_pixels_lie_on_the_occluder(runs):
         return model.settle({"retina": Z}, noise=False)
 
     top_down = TopDown(model, readout="IT", stimulus="retina", image_shape=(8, 8), pool=3)
-    threshold = calibrate(settle, top_down, X, 0.99)
+    threshold, gate = calibrate(settle, top_down, X, 0.99, gate=0.2, window=4)
     _, mask = fill_in(settle, top_down, occluded, threshold=threshold, rounds=2)
     inside, outside = mask[:, block.ravel()].mean(), mask[:, ~block.ravel()].mean()
     assert inside > 0.3 and outside < 0.05 and inside > 10 * outside, (inside, outside)
 
     # the gate: the block's residual is concentrated above the clean images' 0.2 quantile, noise's below it
-    gate = calibrate_gate(settle, top_down, X, 0.2, window=4)
     noisy = add_noise(X, 0.3, np.random.default_rng(0)).astype(np.float32)   # as the experiment's noise condition
     blocked = (top_down.concentration(settle(occluded), occluded, 4) > gate).mean()
     spread = (top_down.concentration(settle(noisy), noisy, 4) > gate).mean()
