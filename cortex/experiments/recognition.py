@@ -70,8 +70,9 @@ class Params(DigitParams):
     def check(self, spec):
         out = super().check(spec)
         if "fill_in" not in self.model_fields_set:       # fill_in: 0 written out (an ablation) keeps its keys quietly
+            idle = sorted(k for k in self.model_fields_set if k.startswith("fill_in_"))
             out.extend((f"has no effect while fill_in is 0 (one settle, the default): give fill_in: N >= 1 rounds, "
-                        f"or leave {key} out", key) for key in sorted(self.model_fields_set) if key.startswith("fill_in_"))
+                        f"or leave {key} out", key) for key in idle)
         region = spec.regions.get(self.readout)
         if region is not None and self.fill_in_candidates > region.hypotheses:
             out.append((f"must be at most the read-out's {region.hypotheses} hypotheses (the completions compete "
